@@ -1,0 +1,92 @@
+// Types of the `.spx` model file (docs/FORMAT.md). The reader returns headers whose ops have every default filled in
+// (stride, pad, groups, act, eps), so consumers may rely on those fields; writers accept them omitted.
+
+export const SPX_MAGIC = [0x53, 0x50, 0x58, 0x00] as const; // "SPX\0"
+export const SPX_VERSION_MAJOR = 1;
+export const SPX_VERSION_MINOR = 0;
+export const SPX_PREAMBLE_BYTES = 16;
+export const SPX_ALIGN = 64;
+/** Limits of docs/FORMAT.md; past any of them the reader throws TOO_LARGE. */
+export const SPX_LIMITS = {
+  headerBytes: 16 * 1024 * 1024,
+  fileBytes: 1024 * 1024 * 1024,
+  elements: 2 ** 28,
+  layers: 64,
+  opsPerBlock: 4096,
+} as const;
+
+export type Activation = 'none' | 'relu' | 'relu6' | 'gelu';
+export const ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'relu6', 'gelu'];
+
+export interface Conv2dOp { op: 'conv2d'; w: string; b?: string; stride?: number; pad?: number; groups?: number; act?: Activation }
+export interface LinearOp { op: 'linear'; w: string; b?: string; act?: Activation }
+export interface MaxPool2dOp { op: 'maxpool2d'; k: number; stride?: number; pad?: number }
+export interface AvgPool2dOp { op: 'avgpool2d'; k: number; stride?: number; pad?: number }
+export interface GapOp { op: 'gap' }
+export interface FlattenOp { op: 'flatten' }
+export interface ReluOp { op: 'relu' }
+export interface Relu6Op { op: 'relu6' }
+export interface GeluOp { op: 'gelu' }
+export interface SaveOp { op: 'save'; name: string }
+export interface AddOp { op: 'add'; name: string }
+export interface LayerNormOp { op: 'layernorm'; g: string; b: string; eps?: number }
+export interface EmbedOp { op: 'embed'; tok: string; pos: string }
+export interface AttentionOp { op: 'attention'; heads: number; wqkv: string; bqkv: string; wo: string; bo: string }
+export interface SeqMeanOp { op: 'seqmean' }
+export interface SeqFirstOp { op: 'seqfirst' }
+
+export type Op =
+  | Conv2dOp | LinearOp | MaxPool2dOp | AvgPool2dOp | GapOp | FlattenOp | ReluOp | Relu6Op | GeluOp
+  | SaveOp | AddOp | LayerNormOp | EmbedOp | AttentionOp | SeqMeanOp | SeqFirstOp;
+export type OpName = Op['op'];
+export const OP_NAMES: readonly OpName[] = [
+  'conv2d', 'linear', 'maxpool2d', 'avgpool2d', 'gap', 'flatten', 'relu', 'relu6', 'gelu',
+  'save', 'add', 'layernorm', 'embed', 'attention', 'seqmean', 'seqfirst',
+];
+
+export type ImageInput = { kind: 'image'; shape: [number, number, number] };
+export type TokensInput = { kind: 'tokens'; maxLen: number; vocabSize: number };
+export type SpxInput = ImageInput | TokensInput;
+
+/** Preprocessing is described, not executed, by the format: typed loosely, `kind` always present. */
+export interface ImagePreprocess { kind: 'image'; scale: number; mean: number[]; std: number[]; [key: string]: unknown }
+export interface Preprocess { kind: string; [key: string]: unknown }
+
+export interface SpxLayer { name: string; ops: Op[] }
+export interface SpxExit { layer: number; ops: Op[] }
+
+export type TensorDtype = 'f32' | 'i8';
+export type QuantPerChannel = { axis: 0; scales: number[] };
+export type QuantPerTensor = { scale: number; zeroPoint: number };
+export type Quant = QuantPerChannel | QuantPerTensor;
+
+export interface TensorEntry {
+  dtype: TensorDtype;
+  shape: number[];
+  /** Byte offset from the start of the data region, a multiple of 64. */
+  offset: number;
+  /** Byte length = product(shape) × bytes per element. */
+  length: number;
+  /** Present exactly when dtype is 'i8'. */
+  quant?: Quant;
+}
+
+export interface SpxHeader {
+  format: 'splitee-model';
+  name: string;
+  task: 'image-classification' | 'text-classification';
+  classes: string[];
+  input: SpxInput;
+  preprocess: Preprocess;
+  layers: SpxLayer[];
+  exits: SpxExit[];
+  tensors: Record<string, TensorEntry>;
+  dataLength: number;
+  /** Free-form: recipe, dataset, training date, metrics. */
+  provenance?: Record<string, unknown>;
+  // Later minor versions may add optional fields: the reader keeps unknown top-level fields on the object it returns
+  // and the writers copy them through (after the known fields, in their order). Not typed here so that
+  // `Omit<SpxHeader, …>` keeps the named fields.
+}
+
+export const BYTES_PER_ELEMENT: Record<TensorDtype, number> = { f32: 4, i8: 1 };

@@ -1,0 +1,41 @@
+// Node entry: everything in the core, plus loading models by file path or zoo name.
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { loadModelBytes, type LoadOptions, type Model } from './engine/model.js';
+
+export * from './index.js';
+
+/** The package root (dist/src/node.js → ../..). */
+export const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
+const zooDir = join(packageRoot, 'models');
+
+/** Names of the models shipped in models/ (folders holding <name>/<name>.spx). */
+export function zooModels(): string[] {
+  if (!existsSync(zooDir)) return [];
+  return readdirSync(zooDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(zooDir, d.name, `${d.name}.spx`)))
+    .map((d) => d.name)
+    .sort();
+}
+
+export class ModelNotFoundError extends Error {
+  readonly code = 'MODEL_NOT_FOUND';
+  constructor(message: string) { super(message); this.name = 'ModelNotFoundError'; }
+}
+
+/** A zoo name (`fmnist-cnn`) or a path to a .spx file → an absolute path. */
+export function resolveModelPath(nameOrPath: string): string {
+  if (existsSync(nameOrPath) && !nameOrPath.endsWith('/')) return resolve(nameOrPath);
+  const zoo = join(zooDir, nameOrPath, `${nameOrPath}.spx`);
+  if (/^[\w.-]+$/.test(nameOrPath) && existsSync(zoo)) return zoo;
+  const names = zooModels();
+  throw new ModelNotFoundError(`no model file '${nameOrPath}' and no zoo model of that name (zoo: ${names.length ? names.join(', ') : 'empty'})`);
+}
+
+/** Loads a model from bytes, a file path or a zoo name. */
+export async function loadModel(source: Uint8Array | ArrayBuffer | string, opts: LoadOptions = {}): Promise<Model> {
+  if (typeof source === 'string') return loadModelBytes(await readFile(resolveModelPath(source)), opts);
+  return loadModelBytes(source, opts);
+}

@@ -1,0 +1,41 @@
+// Policy names as the CLI and reports spell them → policy objects.
+import { EarlyExitPolicy, FinalPolicy, FixedPolicy, OraclePolicy, RandomPolicy } from './baselines.js';
+import { PolicyError, type CostModel, type ResolvedCosts, type SplitPolicy } from './types.js';
+import { SplitEEPolicy, SplitEESPolicy, SplitEESUPolicy } from './ucb.js';
+
+/** Every name `createPolicy` accepts; `fixed:k` stands for fixed:1 … fixed:L. */
+export const POLICY_NAMES = ['splitee', 'splitee-s', 'splitee-su', 'final', 'early-exit', 'fixed:k', 'random', 'oracle'] as const;
+
+export interface PolicyContext {
+  /** Number of layers (arms). */
+  L: number;
+  costs: CostModel | ResolvedCosts;
+  /** UCB exploration weight (default 1). */
+  c?: number;
+  /** Seed of `random` (default 1). */
+  seed?: number;
+  /** The best fixed arm in hindsight; required by `oracle` (the simulator computes it from the matrix). */
+  oracleArm?: number;
+}
+
+export function createPolicy(name: string, ctx: PolicyContext): SplitPolicy {
+  const { L } = ctx;
+  switch (name) {
+    case 'splitee': return new SplitEEPolicy(L, ctx.costs, { c: ctx.c });
+    case 'splitee-s': return new SplitEESPolicy(L, ctx.costs, { c: ctx.c });
+    case 'splitee-su': return new SplitEESUPolicy(L, ctx.costs, { c: ctx.c });
+    case 'final': return new FinalPolicy(L);
+    case 'early-exit': return new EarlyExitPolicy(L);
+    case 'random': return new RandomPolicy(L, ctx.seed ?? 1);
+    case 'oracle':
+      if (ctx.oracleArm === undefined) throw new PolicyError('NEEDS_MATRIX', 'the oracle needs the best fixed arm, computed from the full matrix');
+      return new OraclePolicy(L, ctx.oracleArm);
+  }
+  const m = /^fixed:(\d+)$/.exec(name);
+  if (m) {
+    const k = Number(m[1]);
+    if (k < 1 || k > L) throw new PolicyError('BAD_POLICY', `fixed:${m[1]}: split layer must be in 1..${L}`);
+    return new FixedPolicy(L, k);
+  }
+  throw new PolicyError('BAD_POLICY', `unknown policy '${name}' (one of ${POLICY_NAMES.join(', ')})`);
+}
