@@ -18,3 +18,9 @@ export async function loadModel(source: Uint8Array | ArrayBuffer | string | URL,
   }
   return loadModelBytes(source, opts);
 }
+
+// SplitEE policies, the simulator, confidence matrices, plots; the transport codec and frame (all browser-safe).
+export * from './policy/index.js';
+export * from './sim/index.js';
+export * from './transport/index.js';
+export { createInputEncoder, type RawSample } from './data/prepare.js';

@@ -1,0 +1,53 @@
+// Pieces several subcommands share: the standard options, opening a model and a stream, a TTY progress line.
+import type { BackendChoice } from '../engine/types.js';
+import { loadModel, type Model } from '../node.js';
+import { UsageError, type OptionSpec, type Parsed } from './args.js';
+
+export const MODEL_OPTIONS: Record<string, OptionSpec> = {
+  model: { type: 'string', help: 'zoo model name (fmnist-cnn, sst2-transformer) or path to a .spx file' },
+  dataset: { type: 'string', help: 'stream: fmnist:test, fmnist:test:noise, fmnist:test:blur, sst2:dev, kotzias:imdb, kotzias:yelp, kotzias:amazon' },
+  'data-dir': { type: 'string', help: 'where the datasets are (else $SPLITEE_DATA, ../shared/datasets, /usr/share/datasets)' },
+  limit: { type: 'string', help: 'only the first N samples' },
+  backend: { type: 'string', default: 'wasm', help: 'wasm | webgpu | auto' },
+};
+
+export function backendOption(p: Parsed): BackendChoice {
+  const b = String(p.options.backend ?? 'wasm');
+  if (b !== 'wasm' && b !== 'webgpu' && b !== 'auto') throw new UsageError(`--backend must be wasm, webgpu or auto, got '${b}'`);
+  return b;
+}
+
+export function requireString(p: Parsed, name: string): string {
+  const v = p.options[name];
+  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+/** Loads a model for the CLI; WebGPU in Node comes from the `webgpu` package (dawn.node) when asked for. */
+export async function openModel(nameOrPath: string, backend: BackendChoice): Promise<Model> {
+  if (backend === 'wasm') return loadModel(nameOrPath);
+  const { createNodeGpu } = await import('../webgpu/node-gpu.js');
+  let gpu: GPU | undefined;
+  try { gpu = (await createNodeGpu()).gpu; } catch (err) {
+    if (backend === 'webgpu') throw err;
+  }
+  return loadModel(nameOrPath, { backend, gpu });
+}
+
+/** A single updating status line on a TTY (stderr); silent otherwise, so pipes and --json stay clean. */
+export class Progress {
+  private readonly tty = Boolean(process.stderr.isTTY);
+  private last = 0;
+  constructor(private readonly total: number, private readonly label: string) {}
+  update(done: number, extra = ''): void {
+    if (!this.tty) return;
+    const now = Date.now();
+    if (done < this.total && now - this.last < 80) return;
+    this.last = now;
+    const width = 28;
+    const filled = Math.round((done / Math.max(1, this.total)) * width);
+    const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
+    process.stderr.write(`\r${this.label} ${bar} ${done}/${this.total} ${extra}\x1b[K`);
+  }
+  done(): void { if (this.tty) process.stderr.write('\n'); }
+}

@@ -1,0 +1,219 @@
+// Float64 reference implementations of the non-GEMM ops: the oracle the WASM and WebGPU kernels are tested against.
+// Deliberately plain loops straight from the definitions (docs/FORMAT.md, docs/KERNELS.md): no tricks, no SIMD-shaped
+// orderings. Inputs are any number arrays (usually the Float32Arrays the kernels saw), outputs Float64Array.
+
+/** erfc in float64, relative error ~1e−13 on [−3, 20] (checked against a 40-digit erfc). */
+export function refErfc(z: number): number {
+  if (Number.isNaN(z)) return NaN;
+  if (z < 0) return 2 - refErfc(-z);
+  if (z < 2) {
+    // Maclaurin series of erf: 2/√π Σ (−1)ⁿ z^(2n+1) / (n!(2n+1)); erfc(2) ≈ 5e−3, so 1 − erf keeps ~13 digits.
+    let sum = 0, term = z;
+    for (let n = 0; n < 200; n++) {
+      const t = term / (2 * n + 1);
+      sum += t;
+      if (Math.abs(t) <= 1e-17 * Math.abs(sum)) break;
+      term *= (-z * z) / (n + 1);
+    }
+    return 1 - (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  // Continued fraction (Abramowitz & Stegun 7.1.14): erfc z = e^(−z²)/√π · 1/(z + ½/(z + 1/(z + 3⁄2/(z + …)))),
+  // evaluated from the tail; 120 terms converge to machine precision for z ≥ 2.
+  let k = 0;
+  for (let n = 120; n >= 1; n--) k = n / 2 / (z + k);
+  return Math.exp(-z * z) / Math.sqrt(Math.PI) / (z + k);
+}
+
+export function refErf(z: number): number {
+  return 1 - refErfc(z);
+}
+
+export function refRelu(x: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = x[i] > 0 ? x[i] : 0;
+  return out;
+}
+
+export function refRelu6(x: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = Math.min(Math.max(x[i], 0), 6);
+  return out;
+}
+
+/** GELU, erf form: 0.5·x·(1 + erf(x/√2)) = 0.5·x·erfc(−x/√2) (the erfc form keeps precision for negative x). */
+export function refGelu(x: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = 0.5 * x[i] * refErfc(-x[i] / Math.SQRT2);
+  return out;
+}
+
+export function refAdd(a: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i] + b[i];
+  return out;
+}
+
+/** LayerNorm over the last dim of [rows, D], biased variance (PyTorch). */
+export function refLayernorm(x: ArrayLike<number>, g: ArrayLike<number>, b: ArrayLike<number>, rows: number, D: number,
+  eps: number): Float64Array {
+  const out = new Float64Array(rows * D);
+  for (let r = 0; r < rows; r++) {
+    let mean = 0;
+    for (let i = 0; i < D; i++) mean += x[r * D + i];
+    mean /= D;
+    let v = 0;
+    for (let i = 0; i < D; i++) v += (x[r * D + i] - mean) ** 2;
+    v /= D;
+    const sd = Math.sqrt(v + eps);
+    for (let i = 0; i < D; i++) out[r * D + i] = ((x[r * D + i] - mean) / sd) * g[i] + b[i];
+  }
+  return out;
+}
+
+/** Softmax over the last dim of [rows, N], max-subtracted. */
+export function refSoftmax(x: ArrayLike<number>, rows: number, N: number): Float64Array {
+  const out = new Float64Array(rows * N);
+  for (let r = 0; r < rows; r++) {
+    let m = -Infinity;
+    for (let i = 0; i < N; i++) m = Math.max(m, x[r * N + i]);
+    let s = 0;
+    for (let i = 0; i < N; i++) s += Math.exp(x[r * N + i] - m);
+    for (let i = 0; i < N; i++) out[r * N + i] = Math.exp(x[r * N + i] - m) / s;
+  }
+  return out;
+}
+
+/** out[t] = tok[ids[t]] + pos[t]; tok is [V, D], pos is [P, D]. */
+export function refEmbed(ids: ArrayLike<number>, tok: ArrayLike<number>, pos: ArrayLike<number>, D: number): Float64Array {
+  const T = ids.length;
+  const out = new Float64Array(T * D);
+  for (let t = 0; t < T; t++) {
+    for (let d = 0; d < D; d++) out[t * D + d] = tok[ids[t] * D + d] + pos[t * D + d];
+  }
+  return out;
+}
+
+/** y[M, N] = x[M, K]·wᵀ + b with w [N, K] (PyTorch linear). */
+export function refLinear(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | null, M: number, K: number,
+  N: number): Float64Array {
+  const out = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let s = b ? b[n] : 0;
+      for (let k = 0; k < K; k++) s += x[m * K + k] * w[n * K + k];
+      out[m * N + n] = s;
+    }
+  }
+  return out;
+}
+
+/**
+ * Multi-head self-attention on x [T, D] (nn.MultiheadAttention layout: wqkv [3D, D] = q, k, v rows; wo [D, D]).
+ * mask[j] == 0 hides key j (probability 0). If every key is hidden the context is 0 (the kernels' documented choice).
+ */
+export function refAttention(x: ArrayLike<number>, T: number, D: number, heads: number, wqkv: ArrayLike<number>,
+  bqkv: ArrayLike<number>, wo: ArrayLike<number>, bo: ArrayLike<number>, mask: ArrayLike<number> | null): Float64Array {
+  const dh = D / heads;
+  const qkv = refLinear(x, wqkv, bqkv, T, D, 3 * D);
+  const q = (t: number, f: number) => qkv[t * 3 * D + f];
+  const k = (t: number, f: number) => qkv[t * 3 * D + D + f];
+  const v = (t: number, f: number) => qkv[t * 3 * D + 2 * D + f];
+  const visible = (j: number) => mask === null || mask[j] !== 0;
+  const ctx = new Float64Array(T * D);
+  const p = new Float64Array(T);
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < T; i++) {
+      let m = -Infinity;
+      for (let j = 0; j < T; j++) {
+        if (!visible(j)) continue;
+        let s = 0;
+        for (let e = 0; e < dh; e++) s += q(i, h * dh + e) * k(j, h * dh + e);
+        p[j] = s / Math.sqrt(dh);
+        m = Math.max(m, p[j]);
+      }
+      let sum = 0;
+      for (let j = 0; j < T; j++) {
+        p[j] = visible(j) ? Math.exp(p[j] - m) : 0;
+        sum += p[j];
+      }
+      for (let e = 0; e < dh; e++) {
+        let c = 0;
+        for (let j = 0; j < T; j++) if (visible(j)) c += (p[j] / sum) * v(j, h * dh + e);
+        ctx[i * D + h * dh + e] = c;
+      }
+    }
+  }
+  return refLinear(ctx, wo, bo, T, D, D);
+}
+
+/** [T, D] → [D], mean over t. */
+export function refSeqmean(x: ArrayLike<number>, T: number, D: number): Float64Array {
+  const out = new Float64Array(D);
+  for (let d = 0; d < D; d++) {
+    let s = 0;
+    for (let t = 0; t < T; t++) s += x[t * D + d];
+    out[d] = s / T;
+  }
+  return out;
+}
+
+/** Round half to even, for finite values. */
+export function roundHalfEven(v: number): number {
+  const f = Math.floor(v);
+  const frac = v - f;
+  if (frac < 0.5) return f;
+  if (frac > 0.5) return f + 1;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/** clamp(roundHalfEven(x/scale) + zp, −128, 127); NaN gives zp (the value 0). */
+export function refQuantizeI8(x: ArrayLike<number>, scale: number, zp: number): Int8Array {
+  const q = new Int8Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i] / scale;
+    const r = Number.isNaN(v) ? 0 : Number.isFinite(v) ? roundHalfEven(v) : Math.sign(v) * 1e9;
+    q[i] = Math.min(Math.max(r + zp, -128), 127);
+  }
+  return q;
+}
+
+/** (q − zp)·scale. */
+export function refDequantizeI8(q: ArrayLike<number>, scale: number, zp: number): Float64Array {
+  const out = new Float64Array(q.length);
+  for (let i = 0; i < q.length; i++) out[i] = (q[i] - zp) * scale;
+  return out;
+}
+
+/** Per channel c, elements [c·inner, (c+1)·inner) with scales[c], zps[c]. */
+export function refQuantizeI8Channel(x: ArrayLike<number>, channels: number, inner: number, scales: ArrayLike<number>,
+  zps: ArrayLike<number>): Int8Array {
+  const q = new Int8Array(channels * inner);
+  for (let c = 0; c < channels; c++) {
+    const part = refQuantizeI8(Array.from({ length: inner }, (_, i) => x[c * inner + i]), scales[c], zps[c]);
+    q.set(part, c * inner);
+  }
+  return q;
+}
+
+export function refDequantizeI8Channel(q: ArrayLike<number>, channels: number, inner: number, scales: ArrayLike<number>,
+  zps: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(channels * inner);
+  for (let c = 0; c < channels; c++) {
+    for (let i = 0; i < inner; i++) out[c * inner + i] = (q[c * inner + i] - zps[c]) * scales[c];
+  }
+  return out;
+}
+
+/** [min, max] (NaN propagates, like Math.min/max). */
+export function refMinmax(x: ArrayLike<number>): [number, number] {
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < x.length; i++) { lo = Math.min(lo, x[i]); hi = Math.max(hi, x[i]); }
+  return [lo, hi];
+}
+
+/** Index of the largest value, lowest index on ties. */
+export function refArgmax(v: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+  return best;
+}

@@ -1,0 +1,533 @@
+// Every WGSL kernel of src/webgpu against the float64 references (test/reference), on random shapes including odd
+// sizes and M = 1, in Node through dawn.node — on SwiftShader (Chromium's CPU Vulkan driver) when there is no GPU.
+//
+// No adapter is a failure, not a pass: set SPLITEE_SKIP_WEBGPU=1 to skip this file on a machine without WebGPU.
+import { existsSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadModelBytes, parseSpx } from '../src/index.js';
+import { WebGpuBackend } from '../src/webgpu/backend.js';
+import { GpuContext } from '../src/webgpu/context.js';
+import { WebGpuError } from '../src/webgpu/errors.js';
+import { createNodeGpu } from '../src/webgpu/node-gpu.js';
+import { add } from '../src/webgpu/ops/add.js';
+import { attention } from '../src/webgpu/ops/attention.js';
+import { avgpool2d } from '../src/webgpu/ops/avgpool2d.js';
+import { conv2d } from '../src/webgpu/ops/conv2d.js';
+import { dequantizeI8 } from '../src/webgpu/ops/dequantize-i8.js';
+import { checkIds, embed } from '../src/webgpu/ops/embed.js';
+import { decodeExitHead, exitHead, exitHeadOutBytes } from '../src/webgpu/ops/exit-head.js';
+import { gap } from '../src/webgpu/ops/gap.js';
+import { gelu } from '../src/webgpu/ops/gelu.js';
+import { layernorm } from '../src/webgpu/ops/layernorm.js';
+import { linear } from '../src/webgpu/ops/linear.js';
+import { maxpool2d } from '../src/webgpu/ops/maxpool2d.js';
+import { minmax } from '../src/webgpu/ops/minmax.js';
+import { quantizedBytes, quantizeI8 } from '../src/webgpu/ops/quantize-i8.js';
+import { relu } from '../src/webgpu/ops/relu.js';
+import { relu6 } from '../src/webgpu/ops/relu6.js';
+import { seqmean } from '../src/webgpu/ops/seqmean.js';
+import { softmax } from '../src/webgpu/ops/softmax.js';
+import { ACT } from '../src/webgpu/wgsl.js';
+import {
+  convOutSize, refAvgpool2d, refConv2d, refGap, refLinear, refMaxpool2d, type RefAct,
+} from './reference/gemm-conv-pool.js';
+import {
+  refAdd, refArgmax, refAttention, refDequantizeI8, refEmbed, refGelu, refLayernorm, refMinmax, refQuantizeI8, refRelu,
+  refRelu6, refSeqmean, refSoftmax,
+} from './reference/ops.js';
+import { tinyImageModel, tinyTextModel } from './fixtures/tiny-models.js';
+import { refForward } from './reference/model.js';
+import { assertClose, randn, relError, rng } from './util.js';
+
+const RTOL = 1e-4;
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+process.env.XDG_RUNTIME_DIR ??= '/tmp';
+
+let ctx: GpuContext | undefined;
+let setupError: unknown;
+try {
+  const { gpu } = await createNodeGpu();
+  ctx = await GpuContext.create({ gpu });
+} catch (e) {
+  setupError = e;
+}
+
+// Worst errors seen per op, printed at the end (the report quotes them): rel = ‖got − exp‖₂/‖exp‖₂,
+// inf = max|got − exp| / max|exp|.
+const worst = new Map<string, { rel: number; inf: number; cases: number }>();
+
+function tally(op: string, rel: number, inf: number): void {
+  const w = worst.get(op) ?? { rel: 0, inf: 0, cases: 0 };
+  worst.set(op, { rel: Math.max(w.rel, rel), inf: Math.max(w.inf, inf), cases: w.cases + 1 });
+}
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
+
+/**
+ * Asserts ‖got − exp‖/‖exp‖ ≤ 1e-4 and, element-wise, |got − exp| ≤ 1e-4·|exp| + 1e-5·max|exp| (the absolute term
+ * only matters for outputs that cancel to ~0).
+ */
+function check(op: string, got: ArrayLike<number>, exp: ArrayLike<number>, what: string): void {
+  const scale = maxAbs(exp);
+  assertClose(got, exp, RTOL, 1e-5 * scale + 1e-30, `${op} ${what}`);
+  const rel = relError(got, exp);
+  assert.ok(rel <= RTOL, `${op} ${what}: relative error ${rel}`);
+  let inf = 0;
+  for (let i = 0; i < exp.length; i++) inf = Math.max(inf, Math.abs(got[i] - exp[i]));
+  tally(op, rel, scale > 0 ? inf / scale : inf);
+}
+
+const GUARD = 8;
+const SENTINEL = 12345.678;
+
+/** An output buffer: NaN where the kernel must write (unwritten elements fail), sentinels after (overruns fail). */
+function outBuf(g: GpuContext, n: number): { buf: GPUBuffer; read: (what: string) => Promise<Float32Array> } {
+  const init = new Float32Array(n + GUARD).fill(NaN);
+  init.fill(SENTINEL, n);
+  const buf = g.upload(init, 'test-out');
+  return {
+    buf,
+    read: async (what: string) => {
+      const all = await g.readF32(buf, n + GUARD);
+      for (let i = n; i < n + GUARD; i++) assert.is(all[i], Math.fround(SENTINEL), `${what}: wrote past the output`);
+      buf.destroy();
+      return all.slice(0, n);
+    },
+  };
+}
+
+const ACTS: RefAct[] = ['none', 'relu', 'relu6', 'gelu'];
+
+if (!ctx) {
+  if (process.env.SPLITEE_SKIP_WEBGPU === '1') {
+    console.log(`\n*** webgpu-ops: SKIPPED — no WebGPU adapter (SPLITEE_SKIP_WEBGPU=1): ${String((setupError as Error)?.message ?? setupError)}\n`);
+  } else {
+    test('WebGPU adapter available (set SPLITEE_SKIP_WEBGPU=1 to skip on machines without one)', () => {
+      assert.unreachable(`no WebGPU: ${String((setupError as Error)?.stack ?? setupError)}\n` +
+        `Install chromium (SwiftShader: ${SWIFTSHADER_ICD}) or set SPLITEE_SKIP_WEBGPU=1.`);
+    });
+    test.run();
+  }
+} else {
+  const g = ctx;
+  const up = (a: ArrayLike<number>) => g.upload(Float32Array.from(a));
+  const free = (...bs: GPUBuffer[]) => { for (const b of bs) b.destroy(); };
+
+  test.after.each(async () => { await g.sync(); });
+  test.after(() => {
+    console.log(`  webgpu-ops on "${g.adapterName}": ${g.dispatches} dispatches, ${g.pipelines.size} pipelines`);
+    for (const [op, w] of worst) {
+      console.log(`    ${op.padEnd(12)} ${String(w.cases).padStart(3)} cases  max rel ${w.rel.toExponential(2)}  max inf ${w.inf.toExponential(2)}`);
+    }
+    g.destroy();
+  });
+
+  test('linear (GEMV and tiled GEMM, every activation, with and without bias)', async () => {
+    const r = rng(101);
+    const shapes: [number, number, number][] = [
+      [1, 1, 1], [1, 37, 19], [1, 256, 10], [2, 5, 3], [3, 64, 33], [7, 50, 5], [8, 16, 16], [9, 1, 17],
+      [33, 45, 70], [64, 128, 96], [17, 300, 3], [40, 33, 1],
+    ];
+    let i = 0;
+    for (const [M, K, N] of shapes) {
+      const act = ACTS[i % 4];
+      const withBias = i % 3 !== 2;
+      i++;
+      const x = randn(r, M * K), w = randn(r, N * K, 1 / Math.sqrt(K)), b = withBias ? randn(r, N) : null;
+      const xb = up(x), wb = up(w), bb = b ? up(b) : null, o = outBuf(g, M * N);
+      linear(g, { x: xb, w: wb, b: bb, out: o.buf, M, K, N, act });
+      const what = `M=${M} K=${K} N=${N} ${act}${b ? '' : ' no-bias'}`;
+      check('linear', await o.read(what), refLinear(x, w, b, M, K, N, act), what);
+      free(xb, wb, ...(bb ? [bb] : []));
+    }
+  });
+
+  test('conv2d (strides, padding, groups, depthwise, 1×1, non-square)', async () => {
+    const r = rng(202);
+    // C, H, W, OC, KH, KW, stride, pad, groups
+    const cases: number[][] = [
+      [1, 28, 28, 8, 3, 3, 1, 1, 1], [3, 13, 11, 5, 3, 3, 2, 1, 1], [4, 9, 9, 6, 5, 5, 1, 2, 2],
+      [8, 10, 10, 8, 3, 3, 1, 1, 8], [6, 7, 7, 12, 3, 3, 2, 1, 6], [16, 7, 7, 33, 1, 1, 1, 0, 1],
+      [5, 6, 8, 7, 2, 3, 1, 0, 1], [2, 5, 5, 3, 5, 5, 1, 0, 1], [32, 8, 8, 40, 3, 3, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 0, 1],
+    ];
+    let i = 0;
+    for (const [C, H, W, OC, KH, KW, stride, pad, groups] of cases) {
+      const act = ACTS[i % 4];
+      const withBias = i % 3 !== 1;
+      i++;
+      const Cg = C / groups;
+      const OH = convOutSize(H, KH, stride, pad), OW = convOutSize(W, KW, stride, pad);
+      const x = randn(r, C * H * W), w = randn(r, OC * Cg * KH * KW, 1 / Math.sqrt(Cg * KH * KW));
+      const b = withBias ? randn(r, OC) : null;
+      const xb = up(x), wb = up(w), bb = b ? up(b) : null, o = outBuf(g, OC * OH * OW);
+      const shape = conv2d(g, { x: xb, w: wb, b: bb, out: o.buf, C, H, W, OC, KH, KW, stride, pad, groups, act });
+      assert.equal(shape, [OC, OH, OW]);
+      const what = `C=${C} ${H}×${W} OC=${OC} k=${KH}×${KW} s=${stride} p=${pad} g=${groups} ${act}${b ? '' : ' no-bias'}`;
+      check('conv2d', await o.read(what), refConv2d(x, w, b, C, H, W, OC, KH, KW, stride, pad, groups, act), what);
+      free(xb, wb, ...(bb ? [bb] : []));
+    }
+  });
+
+  test('maxpool2d and avgpool2d', async () => {
+    const r = rng(303);
+    // C, H, W, k, stride, pad
+    const cases = [[3, 8, 8, 2, 2, 0], [5, 9, 7, 3, 2, 1], [2, 5, 5, 3, 1, 1], [1, 1, 1, 1, 1, 0], [4, 28, 28, 2, 2, 0], [3, 6, 9, 4, 3, 2]];
+    for (const [C, H, W, k, stride, pad] of cases) {
+      const OH = convOutSize(H, k, stride, pad), OW = convOutSize(W, k, stride, pad);
+      const x = randn(r, C * H * W);
+      const xb = up(x);
+      const what = `C=${C} ${H}×${W} k=${k} s=${stride} p=${pad}`;
+      const om = outBuf(g, C * OH * OW);
+      assert.equal(maxpool2d(g, { x: xb, out: om.buf, C, H, W, k, stride, pad }), [C, OH, OW]);
+      // Max picks an input element: it must match exactly.
+      assert.equal(Array.from(await om.read(what)), Array.from(refMaxpool2d(x, C, H, W, k, stride, pad), Math.fround), `maxpool2d ${what}`);
+      tally('maxpool2d', 0, 0);
+      const oa = outBuf(g, C * OH * OW);
+      assert.equal(avgpool2d(g, { x: xb, out: oa.buf, C, H, W, k, stride, pad }), [C, OH, OW]);
+      check('avgpool2d', await oa.read(what), refAvgpool2d(x, C, H, W, k, stride, pad), what);
+      free(xb);
+    }
+    // stride defaults to k
+    const x = randn(r, 2 * 6 * 6), xb = up(x), o = outBuf(g, 2 * 3 * 3);
+    maxpool2d(g, { x: xb, out: o.buf, C: 2, H: 6, W: 6, k: 2 });
+    assert.equal(Array.from(await o.read('default stride')), Array.from(refMaxpool2d(x, 2, 6, 6, 2, 2, 0), Math.fround));
+    free(xb);
+  });
+
+  test('gap and seqmean', async () => {
+    const r = rng(404);
+    for (const [C, HW] of [[1, 1], [8, 49], [13, 784], [3, 100], [70, 3]]) {
+      const x = randn(r, C * HW).map((v) => v + 0.5);
+      const xb = up(x), o = outBuf(g, C);
+      gap(g, { x: xb, out: o.buf, C, HW });
+      check('gap', await o.read(`C=${C} HW=${HW}`), refGap(x, C, HW), `C=${C} HW=${HW}`);
+      free(xb);
+    }
+    for (const [T, D] of [[1, 5], [13, 32], [64, 129], [2, 1]]) {
+      const x = randn(r, T * D), xb = up(x), o = outBuf(g, D);
+      seqmean(g, { x: xb, out: o.buf, T, D });
+      check('seqmean', await o.read(`T=${T} D=${D}`), refSeqmean(x, T, D), `T=${T} D=${D}`);
+      free(xb);
+    }
+  });
+
+  test('relu, relu6, gelu (out of place and in place)', async () => {
+    const r = rng(505);
+    const ops = [['relu', relu, refRelu], ['relu6', relu6, refRelu6], ['gelu', gelu, refGelu]] as const;
+    for (const n of [1, 7, 1000, 4099]) {
+      for (const [name, op, ref] of ops) {
+        // Wide inputs: relu6 must clip at 6, gelu must stay accurate far into the negative tail.
+        const x = randn(r, n, 4);
+        if (n >= 7) x.set([-10, -6.5, -3, 0, 3e-4, 6, 9.5]);
+        const exp = ref(x);
+        const xb = up(x), o = outBuf(g, n);
+        op(g, { x: xb, out: o.buf, n });
+        check(name, await o.read(`${name} n=${n}`), exp, `n=${n}`);
+        op(g, { x: xb, out: xb, n });
+        check(name, await g.readF32(xb, n), exp, `n=${n} in place`);
+        free(xb);
+      }
+    }
+  });
+
+  test('add (out of place, out = a, out = b)', async () => {
+    const r = rng(606);
+    for (const n of [1, 5, 1027]) {
+      const a = randn(r, n), b = randn(r, n), exp = refAdd(a, b);
+      const ab = up(a), bb = up(b), o = outBuf(g, n);
+      add(g, { a: ab, b: bb, out: o.buf, n });
+      check('add', await o.read(`n=${n}`), exp, `n=${n}`);
+      add(g, { a: ab, b: bb, out: ab, n });
+      check('add', await g.readF32(ab, n), exp, `n=${n} out=a`);
+      const a2 = up(a);
+      add(g, { a: a2, b: bb, out: bb, n });
+      check('add', await g.readF32(bb, n), exp, `n=${n} out=b`);
+      free(ab, bb, a2);
+    }
+  });
+
+  test('layernorm (incl. a large mean, in place)', async () => {
+    const r = rng(707);
+    for (const [rows, D, offset] of [[1, 1, 0], [1, 64, 0], [7, 33, 0], [16, 128, 0], [3, 300, 50]]) {
+      const x = randn(r, rows * D).map((v) => v + offset), gm = randn(r, D), bt = randn(r, D);
+      const eps = 1e-5;
+      const exp = refLayernorm(x, gm, bt, rows, D, eps);
+      const xb = up(x), gb = up(gm), bb = up(bt), o = outBuf(g, rows * D);
+      const what = `rows=${rows} D=${D} offset=${offset}`;
+      layernorm(g, { x: xb, g: gb, b: bb, out: o.buf, rows, D, eps });
+      check('layernorm', await o.read(what), exp, what);
+      layernorm(g, { x: xb, g: gb, b: bb, out: xb, rows, D, eps });
+      check('layernorm', await g.readF32(xb, rows * D), exp, `${what} in place`);
+      free(xb, gb, bb);
+    }
+  });
+
+  test('softmax (in place too)', async () => {
+    const r = rng(808);
+    for (const [rows, N] of [[1, 1], [1, 10], [5, 37], [16, 300], [2, 65]]) {
+      const x = randn(r, rows * N, 5);
+      const exp = refSoftmax(x, rows, N);
+      const xb = up(x), o = outBuf(g, rows * N);
+      softmax(g, { x: xb, out: o.buf, rows, N });
+      check('softmax', await o.read(`rows=${rows} N=${N}`), exp, `rows=${rows} N=${N}`);
+      softmax(g, { x: xb, out: xb, rows, N });
+      check('softmax', await g.readF32(xb, rows * N), exp, `rows=${rows} N=${N} in place`);
+      free(xb);
+    }
+  });
+
+  test('embed', async () => {
+    const r = rng(909);
+    for (const [T, D, V, P] of [[1, 8, 5, 4], [13, 32, 50, 16], [64, 24, 100, 64]]) {
+      const ids = Int32Array.from({ length: T }, () => r.int(0, V));
+      ids[0] = V - 1;
+      checkIds(ids, V, P);
+      const tok = randn(r, V * D), pos = randn(r, P * D);
+      const idb = g.upload(ids), tb = up(tok), pb = up(pos), o = outBuf(g, T * D);
+      embed(g, { ids: idb, tok: tb, pos: pb, out: o.buf, T, D, V, P });
+      const what = `T=${T} D=${D} V=${V}`;
+      check('embed', await o.read(what), refEmbed(ids, tok, pos, D), what);
+      free(idb, tb, pb);
+    }
+    assert.throws(() => checkIds(Int32Array.of(0, 5), 5, 8), (e: unknown) => e instanceof WebGpuError && e.code === 'BAD_ARGUMENT');
+    assert.throws(() => checkIds(Int32Array.of(-1), 5, 8), (e: unknown) => e instanceof WebGpuError);
+    assert.throws(() => checkIds(new Int32Array(9), 5, 8), (e: unknown) => e instanceof WebGpuError);
+  });
+
+  test('attention (heads, masks, T = 1)', async () => {
+    const r = rng(1010);
+    // T, D, heads, hidden keys
+    const cases: [number, number, number, number][] = [[1, 8, 1, 0], [5, 16, 2, 0], [13, 32, 4, 4], [32, 64, 4, 0], [7, 24, 3, 2], [70, 16, 2, 9]];
+    for (const [T, D, heads, hidden] of cases) {
+      const x = randn(r, T * D), wqkv = randn(r, 3 * D * D, 1 / Math.sqrt(D)), bqkv = randn(r, 3 * D, 0.1);
+      const wo = randn(r, D * D, 1 / Math.sqrt(D)), bo = randn(r, D, 0.1);
+      // Hide the last `hidden` keys, as a padded sequence would.
+      const mask = hidden ? Uint8Array.from({ length: T }, (_, j) => (j < T - hidden ? 1 : 0)) : null;
+      const exp = refAttention(x, T, D, heads, wqkv, bqkv, wo, bo, mask);
+      const bufs = [up(x), up(wqkv), up(bqkv), up(wo), up(bo)];
+      const maskBuf = mask ? g.upload(Uint32Array.from(mask)) : null;
+      const o = outBuf(g, T * D);
+      attention(g, { x: bufs[0], wqkv: bufs[1], bqkv: bufs[2], wo: bufs[3], bo: bufs[4], mask: maskBuf, out: o.buf, T, D, heads });
+      const what = `T=${T} D=${D} heads=${heads} hidden=${hidden}`;
+      check('attention', await o.read(what), exp, what);
+      free(...bufs, ...(maskBuf ? [maskBuf] : []));
+    }
+  });
+
+  test('exit head (softmax + argmax, lowest index on ties)', async () => {
+    const r = rng(1111);
+    for (const N of [1, 2, 10, 100, 257]) {
+      const logits = randn(r, N, 3);
+      const lb = up(logits), o = outBuf(g, N + 1);
+      assert.ok(o.buf.size >= exitHeadOutBytes(N));
+      exitHead(g, { logits: lb, out: o.buf, N });
+      const { probs, label, confidence } = decodeExitHead(await o.read(`N=${N}`), N);
+      const exp = refSoftmax(logits, 1, N);
+      check('exitHead', probs, exp, `N=${N}`);
+      assert.is(label, refArgmax(logits), `exitHead N=${N}: label`);
+      assert.is(confidence, Math.max(...probs), `exitHead N=${N}: confidence is max(probs)`);
+      free(lb);
+    }
+    // Ties: equal top logits anywhere (also across the 64 threads' strides) give the lowest index.
+    for (const [N, top] of [[10, [3, 7]], [200, [130, 66, 194]], [5, [0, 4]]] as const) {
+      const logits = randn(r, N).map((v) => Math.min(v, 2));
+      for (const t of top) logits[t] = 5;
+      const lb = up(logits), o = outBuf(g, N + 1);
+      exitHead(g, { logits: lb, out: o.buf, N });
+      const { label } = decodeExitHead(await o.read(`ties N=${N}`), N);
+      assert.is(label, Math.min(...top), `exitHead ties N=${N}`);
+      free(lb);
+    }
+  });
+
+  /** Reads a packed int8 buffer as an Int8Array of n values. */
+  async function readI8(buf: GPUBuffer, n: number): Promise<Int8Array> {
+    return new Int8Array(await g.read(buf, quantizedBytes(n))).slice(0, n);
+  }
+
+  test('quantize_i8 (round half to even on the exact quotient, saturation) and dequantize_i8', async () => {
+    const r = rng(1212);
+    for (const [n, scale, zp] of [[1, 0.1, 0], [5, 0.05, 3], [1001, 0.0371, -7], [4096, 0.01, 127], [33, 2.5, -128]] as const) {
+      const x = randn(r, n, 1);
+      if (n >= 5) x.set([1000, -1000, 0, scale * 2.5, -scale * 3.5].map(Math.fround));
+      if (n >= 33) x.set([Infinity, -Infinity, NaN, 1e38, -3e-39], 20);
+      const xb = up(x), qb = g.alloc(quantizedBytes(n));
+      quantizeI8(g, { x: xb, q: qb, n, scale, zeroPoint: zp });
+      const q = await readI8(qb, n);
+      assert.equal(Array.from(q), Array.from(refQuantizeI8(x, Math.fround(scale), zp)), `quantize n=${n} scale=${scale} zp=${zp}`);
+      const o = outBuf(g, n);
+      dequantizeI8(g, { q: qb, out: o.buf, n, scale, zeroPoint: zp });
+      // (q − zp)·scale rounds once in f32, as the float64 result rounded to f32 does: exact equality.
+      assert.equal(Array.from(await o.read(`dequantize n=${n}`)), Array.from(refDequantizeI8(q, Math.fround(scale), zp), Math.fround),
+        `dequantize n=${n} scale=${scale} zp=${zp}`);
+      tally('quantize', 0, 0);
+      tally('dequantize', 0, 0);
+      g.free(qb);
+      free(xb);
+    }
+    // Exact ties k + ½ (scale a power of two makes x/scale exact) must go to the even integer...
+    {
+      const scale = 0.125, ks = [-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 100, 126, -127];
+      const x = Float32Array.from(ks, (k) => (k + 0.5) * scale);
+      const xb = up(x), qb = g.alloc(quantizedBytes(x.length));
+      quantizeI8(g, { x: xb, q: qb, n: x.length, scale, zeroPoint: 0 });
+      const q = await readI8(qb, x.length);
+      assert.equal(Array.from(q), ks.map((k) => (k % 2 === 0 ? k : k + 1)), 'ties to even');
+      assert.equal(Array.from(q), Array.from(refQuantizeI8(x, scale, 0)), 'ties: reference');
+      g.free(qb);
+      free(xb);
+    }
+    // ...and values one rounding away from a tie (x = fl((k + ½)·scale) for a scale with a full mantissa) go the way
+    // the exact quotient says, which a rounded GPU division alone would get wrong.
+    {
+      const n = 2000;
+      const x = new Float32Array(n);
+      const scale = Math.fround(0.0123456789);
+      for (let i = 0; i < n; i++) x[i] = Math.fround((r.int(-120, 120) + 0.5) * scale);
+      const xb = up(x), qb = g.alloc(quantizedBytes(n));
+      quantizeI8(g, { x: xb, q: qb, n, scale, zeroPoint: 0 });
+      assert.equal(Array.from(await readI8(qb, n)), Array.from(refQuantizeI8(x, scale, 0)), 'near ties');
+      g.free(qb);
+      free(xb);
+    }
+  });
+
+  test('minmax', async () => {
+    const r = rng(1313);
+    for (const n of [1, 100, 100_000]) {
+      const x = randn(r, n);
+      const xb = up(x), o = outBuf(g, 2);
+      minmax(g, { x: xb, out: o.buf, n });
+      assert.equal(Array.from(await o.read(`n=${n}`)), refMinmax(x), `minmax n=${n}`);
+      free(xb);
+    }
+  });
+
+  test('a layer stays on the GPU: conv → relu → pool → gap → linear → exit head, one read', async () => {
+    const r = rng(1414);
+    const C = 3, H = 12, W = 12, OC = 8;
+    const x = randn(r, C * H * W), w = randn(r, OC * C * 9, 0.3), b = randn(r, OC, 0.1);
+    const wl = randn(r, 10 * OC, 0.5), bl = randn(r, 10, 0.1);
+    const xb = up(x), wb = up(w), bb = up(b), wlb = up(wl), blb = up(bl);
+    const a1 = g.alloc(OC * H * W * 4), a2 = g.alloc(OC * 6 * 6 * 4), a3 = g.alloc(OC * 4), a4 = g.alloc(10 * 4), a5 = g.alloc(11 * 4);
+    const before = g.dispatches;
+    conv2d(g, { x: xb, w: wb, b: bb, out: a1, C, H, W, OC, KH: 3, KW: 3, pad: 1 });
+    relu(g, { x: a1, out: a1, n: OC * H * W });
+    maxpool2d(g, { x: a1, out: a2, C: OC, H, W, k: 2 });
+    gap(g, { x: a2, out: a3, C: OC, HW: 36 });
+    linear(g, { x: a3, w: wlb, b: blb, out: a4, M: 1, K: OC, N: 10 });
+    exitHead(g, { logits: a4, out: a5, N: 10 });
+    assert.is(g.dispatches - before, 6);
+    const { probs } = decodeExitHead(await g.readF32(a5, 11), 10);
+    const e1 = refRelu(refConv2d(x, w, b, C, H, W, OC, 3, 3, 1, 1, 1, 'none'));
+    const e2 = refGap(refMaxpool2d(e1, OC, H, W, 2, 2, 0), OC, 36);
+    check('chain', probs, refSoftmax(refLinear(e2, wl, bl, 1, OC, 10, 'none'), 1, 10), 'cnn');
+    for (const a of [a1, a2, a3, a4, a5]) g.free(a);
+    free(xb, wb, bb, wlb, blb);
+  });
+
+  test('bad arguments are typed errors, not GPU errors', () => {
+    const small = g.alloc(16);
+    const isBad = (e: unknown) => e instanceof WebGpuError && e.code === 'BAD_ARGUMENT';
+    assert.throws(() => linear(g, { x: small, w: small, out: g.dummy, M: 4, K: 4, N: 4 }), isBad);
+    assert.throws(() => linear(g, { x: small, w: small, out: small, M: 1, K: 1, N: 1 }), isBad);
+    assert.throws(() => linear(g, { x: small, w: small, out: g.dummy, M: 0, K: 1, N: 1 }), isBad);
+    assert.throws(() => linear(g, { x: small, w: small, out: g.dummy, M: 1, K: 1, N: 1, act: 'tanh' as never }), isBad);
+    assert.throws(() => conv2d(g, { x: small, w: small, out: g.dummy, C: 3, H: 1, W: 1, OC: 2, KH: 1, KW: 1, groups: 2 }), isBad);
+    assert.throws(() => conv2d(g, { x: small, w: small, out: g.dummy, C: 1, H: 2, W: 2, OC: 1, KH: 3, KW: 3 }), isBad);
+    assert.throws(() => maxpool2d(g, { x: small, out: g.dummy, C: 1, H: 2, W: 2, k: 2, pad: 2 }), isBad);
+    assert.throws(() => attention(g, { x: small, wqkv: small, wo: small, out: g.dummy, T: 1, D: 6, heads: 4 }), isBad);
+    assert.throws(() => quantizeI8(g, { x: small, q: g.dummy, n: 4, scale: 0, zeroPoint: 0 }), isBad);
+    assert.throws(() => quantizeI8(g, { x: small, q: g.dummy, n: 4, scale: 1, zeroPoint: 300 }), isBad);
+    assert.throws(() => g.alloc(g.limits.maxStorageBufferBindingSize + 4), isBad);
+    g.free(small);
+    assert.is(ACT.gelu, 3);
+  });
+
+  // ---- the engine's Backend on these kernels ----
+
+  const models = [
+    ['image', tinyImageModel(), (r: ReturnType<typeof rng>) => randn(r, 3 * 13 * 11)],
+    // Lengths 1..maxLen (9), both sides of the linear op's GEMV/GEMM switch at M = 8.
+    ['text', tinyTextModel(), (r: ReturnType<typeof rng>, i: number) => Int32Array.from({ length: [1, 9, 6, 8, 3][i % 5] }, () => r.int(0, 50))],
+  ] as const;
+
+  for (const [kind, bytes, makeInput] of models) {
+    test(`backend (${kind}): every exit against the float64 model reference; splits reproduce the unsplit run`, async () => {
+      const file = parseSpx(bytes);
+      const L = file.header.layers.length;
+      // Two backends on one context, as device and cloud halves (sharing the compiled pipelines).
+      const dev = await WebGpuBackend.create(file, g);
+      const cloud = await WebGpuBackend.create(file, g);
+      const r = rng(kind === 'image' ? 1515 : 1616);
+      for (let i = 0; i < 4; i++) {
+        const input = makeInput(r, i);
+        const want = refForward(file, input);
+        const exits = [];
+        await dev.run(input, 1, 0);
+        for (let k = 1; k <= L; k++) {
+          await dev.run(null, k, k);
+          const e = await dev.exit(k);
+          check(`backend-${kind}`, e.probs, want[k - 1], `sample ${i} exit ${k}`);
+          assert.is(e.label, refArgmax(e.probs), `exit ${k} label`);
+          assert.is(e.confidence, e.probs[e.label]);
+          exits.push(e);
+        }
+        const whole = await dev.read();
+        // Split after every k: the device half's activation, read back and handed to a second backend, gives the
+        // same final exit bit for bit (same kernels, same inputs).
+        for (let k = 1; k < L; k++) {
+          await dev.run(input, 1, k);
+          const head = await dev.read();
+          await cloud.run(head, k + 1, L);
+          const tail = await cloud.read();
+          assert.equal(tail.shape, whole.shape);
+          assert.equal(Array.from(tail.data), Array.from(whole.data), `split at ${k}`);
+          const last = await cloud.exit(L);
+          assert.equal(Array.from(last.probs), Array.from(exits[L - 1].probs), `exit ${L} after split at ${k}`);
+        }
+      }
+      dev.dispose();
+      cloud.dispose();
+    });
+  }
+
+  test('backend through loadModelBytes: WebGPU and WASM agree on every exit', async () => {
+    for (const [kind, bytes, makeInput] of models) {
+      const gm = await loadModelBytes(bytes, { backend: 'webgpu', gpu: g.gpu! });
+      const wm = await loadModelBytes(bytes, { backend: 'wasm' });
+      assert.is(gm.backendName, 'webgpu');
+      const r = rng(1717);
+      for (let i = 0; i < 3; i++) {
+        const input = makeInput(r, i);
+        const a = await gm.exits(input), b = await wm.exits(input);
+        a.forEach((e, k) => {
+          check(`webgpu~wasm`, e.probs, b[k].probs, `${kind} sample ${i} exit ${k + 1}`);
+          assert.is(e.label, b[k].label, `${kind} exit ${k + 1} label`);
+        });
+      }
+      gm.backend.dispose();
+      wm.backend.dispose();
+    }
+  });
+
+  test('backend errors: bad ranges, bad inputs, use after dispose', async () => {
+    const file = parseSpx(tinyTextModel());
+    const b = await WebGpuBackend.create(file, g);
+    try { await b.exit(1); assert.unreachable('exit before run'); } catch (e) { assert.is((e as { code?: string }).code, 'BAD_RANGE'); }
+    for (const bad of [new Int32Array(0), Int32Array.of(1, 999), new Float32Array(3)]) {
+      try { await b.run(bad, 1, 1); assert.unreachable('bad input'); } catch (e) { assert.is((e as { code?: string }).code, 'BAD_INPUT'); }
+    }
+    try { await b.run(null, 2, 2); assert.unreachable('continue without state'); } catch (e) { assert.is((e as { code?: string }).code, 'BAD_RANGE'); }
+    b.dispose();
+    try { await b.run(Int32Array.of(1), 1, 1); assert.unreachable('after dispose'); } catch (e) { assert.is((e as { code?: string }).code, 'DISPOSED'); }
+  });
+
+  test.run();
+}
