@@ -1,0 +1,382 @@
+// GEMM / linear kernels (see docs/KERNELS.md).
+//
+// One register-tiled micro-kernel serves both linear and conv: C[i, j] = Σ_k A[i, k] · B[k, j], 4 rows × 8 columns
+// of f32x4 accumulators (8 of the 16 xmm registers V8 has, leaving room for 2 B vectors and a broadcast).
+//   linear: A = x (rows strided by K), B = the packed weight panel (8 columns, K-major, zero padded).
+//   conv:   A = the packed weight panel (4 output channels, K-major, zero padded), B = the input / im2col rows.
+// A's elements are broadcast with v128.load32_splat, B is read as two v128 per k. Bias and relu/relu6 are fused
+// into the store, so every output element is written once (GELU: see Activations).
+//
+// Blocking: the 128-bit micro-kernel needs only ~6 bytes per cycle, which L2 easily sustains, so K is not split
+// across calls (the whole dot product stays in registers, no partial sums in memory). Rows are blocked by MC so the
+// A block stays in L2 while every column panel sweeps over it.
+//
+// Besides the ABI exports, pack_rows4_bytes / pack_rows4 / gemm_packed_a / bias_act_rows are exported for conv.ts
+// (an AssemblyScript export is also a wasm export; they only take i32/usize).
+import { gelu } from './elementwise';
+
+// @ts-ignore: decorator
+@inline const GEMM_NR: i32 = 8;
+// @ts-ignore: decorator
+@inline const MC: i32 = 64;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Activations
+//
+// relu (1) and relu6 (2) are applied in registers before the store. GELU (3) is applied afterwards, over whole
+// blocks of the output still in cache, by the elementwise `gelu` kernel: one GELU in the module, so a linear with
+// fused GELU gives exactly the bits of linear followed by the `gelu` op. (Long contiguous runs also let that
+// kernel overlap its per-vector dependency chains, which a per-tile call would not.)
+
+// Any code other than 1 and 2 passes through.
+// @ts-ignore: decorator
+@inline function clampAct(v: v128, act: i32): v128 {
+  if (act == 1) return f32x4.pmax(v, f32x4.splat(0.0));
+  if (act == 2) return f32x4.pmin(f32x4.pmax(v, f32x4.splat(0.0)), f32x4.splat(6.0));
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Partial loads / stores for edges (n in 1..4)
+
+// @ts-ignore: decorator
+@inline function storeN(p: usize, v: v128, n: i32): void {
+  if (n >= 4) { v128.store(p, v); return; }
+  v128.store32_lane(p, v, 0);
+  if (n > 1) v128.store32_lane(p, v, 1, 4);
+  if (n > 2) v128.store32_lane(p, v, 2, 8);
+}
+
+// @ts-ignore: decorator
+@inline function loadN(p: usize, n: i32): v128 {
+  if (n >= 4) return v128.load(p);
+  let v = v128.load32_zero(p);
+  if (n > 1) v = v128.load32_lane(p, v, 1, 4);
+  if (n > 2) v = v128.load32_lane(p, v, 2, 8);
+  return v;
+}
+
+// @ts-ignore: decorator
+@inline function storeRow8(c: usize, v0: v128, v1: v128, ncols: i32): void {
+  if (ncols == 8) {
+    v128.store(c, v0);
+    v128.store(c, v1, 16);
+  } else {
+    storeN(c, v0, ncols);
+    if (ncols > 4) storeN(c + 16, v1, ncols - 4);
+  }
+}
+
+// Stores one 8-wide row of the tile: adds the column bias (colBias, 0 = none) and a row bias splat, applies relu or
+// relu6.
+// @ts-ignore: decorator
+@inline function finishRow(c: usize, v0: v128, v1: v128, ncols: i32, colBias: usize, rb: v128, act: i32): void {
+  v0 = f32x4.add(v0, rb);
+  v1 = f32x4.add(v1, rb);
+  if (colBias != 0) {
+    if (ncols == 8) {
+      v0 = f32x4.add(v0, v128.load(colBias));
+      v1 = f32x4.add(v1, v128.load(colBias, 16));
+    } else {
+      v0 = f32x4.add(v0, loadN(colBias, ncols));
+      if (ncols > 4) v1 = f32x4.add(v1, loadN(colBias + 16, ncols - 4));
+    }
+  }
+  storeRow8(c, clampAct(v0, act), clampAct(v1, act), ncols);
+}
+
+// @ts-ignore: decorator
+@inline function rowBiasV(rowBias: usize, i: i32): v128 {
+  return rowBias != 0 ? v128.load32_splat(rowBias + (<usize>i << 2)) : f32x4.splat(0.0);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Micro-kernels
+
+// The k loop runs in blocks of KB whose partial sums are added into block totals: a two-level sum whose rounding
+// error grows like √(K·KB) instead of K (it keeps relError ≤ 1e-6 at K in the thousands), and it costs nothing
+// measurable since the totals are touched once per block.
+// @ts-ignore: decorator
+@inline const KB: i32 = 256;
+
+// 4 rows × 8 columns over the full K. Rows i ≥ nrows are not stored; their A pointers must still be readable (the
+// callers point them at a valid row).
+function kernel4x8(a0: usize, a1: usize, a2: usize, a3: usize, aCs: usize, b: usize, bRs: usize, K: i32,
+  c: usize, ldc: usize, nrows: i32, ncols: i32, colBias: usize, act: i32): void {
+  let t00 = f32x4.splat(0.0), t01 = f32x4.splat(0.0);
+  let t10 = f32x4.splat(0.0), t11 = f32x4.splat(0.0);
+  let t20 = f32x4.splat(0.0), t21 = f32x4.splat(0.0);
+  let t30 = f32x4.splat(0.0), t31 = f32x4.splat(0.0);
+  for (let k0 = 0; k0 < K; k0 += KB) {
+    const kb = min(KB, K - k0);
+    let c00 = f32x4.splat(0.0), c01 = f32x4.splat(0.0);
+    let c10 = f32x4.splat(0.0), c11 = f32x4.splat(0.0);
+    let c20 = f32x4.splat(0.0), c21 = f32x4.splat(0.0);
+    let c30 = f32x4.splat(0.0), c31 = f32x4.splat(0.0);
+    for (let k = 0; k < kb; k++) {
+      const b0 = v128.load(b);
+      const b1 = v128.load(b, 16);
+      let s = v128.load32_splat(a0);
+      c00 = f32x4.add(c00, f32x4.mul(s, b0));
+      c01 = f32x4.add(c01, f32x4.mul(s, b1));
+      s = v128.load32_splat(a1);
+      c10 = f32x4.add(c10, f32x4.mul(s, b0));
+      c11 = f32x4.add(c11, f32x4.mul(s, b1));
+      s = v128.load32_splat(a2);
+      c20 = f32x4.add(c20, f32x4.mul(s, b0));
+      c21 = f32x4.add(c21, f32x4.mul(s, b1));
+      s = v128.load32_splat(a3);
+      c30 = f32x4.add(c30, f32x4.mul(s, b0));
+      c31 = f32x4.add(c31, f32x4.mul(s, b1));
+      a0 += aCs; a1 += aCs; a2 += aCs; a3 += aCs;
+      b += bRs;
+    }
+    t00 = f32x4.add(t00, c00); t01 = f32x4.add(t01, c01);
+    t10 = f32x4.add(t10, c10); t11 = f32x4.add(t11, c11);
+    t20 = f32x4.add(t20, c20); t21 = f32x4.add(t21, c21);
+    t30 = f32x4.add(t30, c30); t31 = f32x4.add(t31, c31);
+  }
+  const z = f32x4.splat(0.0);
+  finishRow(c, t00, t01, ncols, colBias, z, act);
+  if (nrows > 1) finishRow(c + ldc, t10, t11, ncols, colBias, z, act);
+  if (nrows > 2) finishRow(c + 2 * ldc, t20, t21, ncols, colBias, z, act);
+  if (nrows > 3) finishRow(c + 3 * ldc, t30, t31, ncols, colBias, z, act);
+}
+
+// Conv flavour: A is a packed 4-row panel (the 4 values of step k are adjacent), so one pointer with constant
+// offsets replaces four; the bias is per row (output channel).
+function kernel4x8p(a: usize, b: usize, bRs: usize, K: i32,
+  c: usize, ldc: usize, nrows: i32, ncols: i32, rowBias: usize, act: i32): void {
+  let t00 = f32x4.splat(0.0), t01 = f32x4.splat(0.0);
+  let t10 = f32x4.splat(0.0), t11 = f32x4.splat(0.0);
+  let t20 = f32x4.splat(0.0), t21 = f32x4.splat(0.0);
+  let t30 = f32x4.splat(0.0), t31 = f32x4.splat(0.0);
+  for (let k0 = 0; k0 < K; k0 += KB) {
+    const kb = min(KB, K - k0);
+    let c00 = f32x4.splat(0.0), c01 = f32x4.splat(0.0);
+    let c10 = f32x4.splat(0.0), c11 = f32x4.splat(0.0);
+    let c20 = f32x4.splat(0.0), c21 = f32x4.splat(0.0);
+    let c30 = f32x4.splat(0.0), c31 = f32x4.splat(0.0);
+    for (let k = 0; k < kb; k++) {
+      const b0 = v128.load(b);
+      const b1 = v128.load(b, 16);
+      let s = v128.load32_splat(a);
+      c00 = f32x4.add(c00, f32x4.mul(s, b0));
+      c01 = f32x4.add(c01, f32x4.mul(s, b1));
+      s = v128.load32_splat(a, 4);
+      c10 = f32x4.add(c10, f32x4.mul(s, b0));
+      c11 = f32x4.add(c11, f32x4.mul(s, b1));
+      s = v128.load32_splat(a, 8);
+      c20 = f32x4.add(c20, f32x4.mul(s, b0));
+      c21 = f32x4.add(c21, f32x4.mul(s, b1));
+      s = v128.load32_splat(a, 12);
+      c30 = f32x4.add(c30, f32x4.mul(s, b0));
+      c31 = f32x4.add(c31, f32x4.mul(s, b1));
+      a += 16;
+      b += bRs;
+    }
+    t00 = f32x4.add(t00, c00); t01 = f32x4.add(t01, c01);
+    t10 = f32x4.add(t10, c10); t11 = f32x4.add(t11, c11);
+    t20 = f32x4.add(t20, c20); t21 = f32x4.add(t21, c21);
+    t30 = f32x4.add(t30, c30); t31 = f32x4.add(t31, c31);
+  }
+  finishRow(c, t00, t01, ncols, 0, rowBiasV(rowBias, 0), act);
+  if (nrows > 1) finishRow(c + ldc, t10, t11, ncols, 0, rowBiasV(rowBias, 1), act);
+  if (nrows > 2) finishRow(c + 2 * ldc, t20, t21, ncols, 0, rowBiasV(rowBias, 2), act);
+  if (nrows > 3) finishRow(c + 3 * ldc, t30, t31, ncols, 0, rowBiasV(rowBias, 3), act);
+}
+
+// One row (GEMV, M == 1) × 8 columns: 4-way unrolled over k into independent accumulators so the adds are not
+// latency bound (this shape is memory bound on the weight anyway); blocked like the 4×8 kernel.
+function kernel1x8(a: usize, b: usize, K: i32, c: usize, ncols: i32, colBias: usize, act: i32): void {
+  let s0 = f32x4.splat(0.0), s1 = f32x4.splat(0.0);
+  const K4 = K & ~3;
+  for (let k0 = 0; k0 < K4; k0 += KB) {
+    const kend = min(K4, k0 + KB);
+    let p0 = f32x4.splat(0.0), p1 = f32x4.splat(0.0);
+    let q0 = f32x4.splat(0.0), q1 = f32x4.splat(0.0);
+    let r0 = f32x4.splat(0.0), r1 = f32x4.splat(0.0);
+    let t0 = f32x4.splat(0.0), t1 = f32x4.splat(0.0);
+    for (let k = k0; k < kend; k += 4) {
+      let s = v128.load32_splat(a);
+      p0 = f32x4.add(p0, f32x4.mul(s, v128.load(b)));
+      p1 = f32x4.add(p1, f32x4.mul(s, v128.load(b, 16)));
+      s = v128.load32_splat(a, 4);
+      q0 = f32x4.add(q0, f32x4.mul(s, v128.load(b, 32)));
+      q1 = f32x4.add(q1, f32x4.mul(s, v128.load(b, 48)));
+      s = v128.load32_splat(a, 8);
+      r0 = f32x4.add(r0, f32x4.mul(s, v128.load(b, 64)));
+      r1 = f32x4.add(r1, f32x4.mul(s, v128.load(b, 80)));
+      s = v128.load32_splat(a, 12);
+      t0 = f32x4.add(t0, f32x4.mul(s, v128.load(b, 96)));
+      t1 = f32x4.add(t1, f32x4.mul(s, v128.load(b, 112)));
+      a += 16;
+      b += 128;
+    }
+    s0 = f32x4.add(s0, f32x4.add(f32x4.add(p0, q0), f32x4.add(r0, t0)));
+    s1 = f32x4.add(s1, f32x4.add(f32x4.add(p1, q1), f32x4.add(r1, t1)));
+  }
+  for (let k = K4; k < K; k++) {
+    const s = v128.load32_splat(a);
+    s0 = f32x4.add(s0, f32x4.mul(s, v128.load(b)));
+    s1 = f32x4.add(s1, f32x4.mul(s, v128.load(b, 16)));
+    a += 4;
+    b += 32;
+  }
+  finishRow(c, s0, s1, ncols, colBias, f32x4.splat(0.0), act);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// linear
+
+/** Bytes of the packed `[N, K]` weight: ceil(N/8) panels of K×8 floats. */
+export function linear_packed_bytes(K: i32, N: i32): i32 {
+  return ((N + GEMM_NR - 1) / GEMM_NR) * GEMM_NR * K * 4;
+}
+
+/** packed[(p·K + k)·8 + j] = w[(8p + j)·K + k], zero past N. */
+export function linear_pack(w: usize, packed: usize, K: i32, N: i32): void {
+  const panels = (N + GEMM_NR - 1) / GEMM_NR;
+  for (let p = 0; p < panels; p++) {
+    const cols = min(GEMM_NR, N - p * GEMM_NR);
+    const src = w + (<usize>(p * GEMM_NR) * <usize>K << 2);
+    const dst = packed + (<usize>p * <usize>K * GEMM_NR << 2);
+    for (let k = 0; k < K; k++) {
+      const d = dst + (<usize>(k * GEMM_NR) << 2);
+      for (let j = 0; j < GEMM_NR; j++) {
+        const v: f32 = j < cols ? load<f32>(src + ((<usize>j * <usize>K + <usize>k) << 2)) : 0;
+        store<f32>(d + (<usize>j << 2), v);
+      }
+    }
+  }
+}
+
+/** out[M,N] = act(x[M,K] · wᵀ + b). `b` = 0 means no bias. */
+export function linear(x: usize, packed: usize, b: usize, out: usize, M: i32, K: i32, N: i32, act: i32): void {
+  if (M <= 0 || N <= 0) return;
+  const panels = (N + GEMM_NR - 1) / GEMM_NR;
+  const panelBytes = <usize>K * GEMM_NR << 2;
+  const xRow = <usize>K << 2;
+  const ldc = <usize>N << 2;
+  if (M == 1) {
+    for (let p = 0; p < panels; p++) {
+      const j = p * GEMM_NR;
+      kernel1x8(x, packed + <usize>p * panelBytes, K, out + (<usize>j << 2), min(GEMM_NR, N - j),
+        b != 0 ? b + (<usize>j << 2) : 0, act);
+    }
+    if (act == 3) gelu(out, out, N);
+    return;
+  }
+  for (let i0 = 0; i0 < M; i0 += MC) {
+    const i1 = min(M, i0 + MC);
+    for (let p = 0; p < panels; p++) {
+      const j = p * GEMM_NR;
+      const ncols = min(GEMM_NR, N - j);
+      const bp = packed + <usize>p * panelBytes;
+      const cb = b != 0 ? b + (<usize>j << 2) : 0;
+      for (let i = i0; i < i1; i += 4) {
+        const nrows = min(4, i1 - i);
+        const a0 = x + <usize>i * xRow;
+        // Rows past the end re-read row i (valid memory); their results are dropped.
+        const a1 = nrows > 1 ? a0 + xRow : a0;
+        const a2 = nrows > 2 ? a0 + 2 * xRow : a0;
+        const a3 = nrows > 3 ? a0 + 3 * xRow : a0;
+        kernel4x8(a0, a1, a2, a3, 4, bp, GEMM_NR << 2, K, out + <usize>i * ldc + (<usize>j << 2), ldc,
+          nrows, ncols, cb, act);
+      }
+    }
+    // The MC×N block just written is contiguous and still in cache.
+    if (act == 3) gelu(out + <usize>i0 * ldc, out + <usize>i0 * ldc, (i1 - i0) * N);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Weight-on-the-left GEMM used by conv: C[R, Ncols] = act(A[R, K] · B[K, Ncols] + rowBias), A packed in 4-row
+// panels (pack_rows4), B row-major with row stride ldb floats. With tail ≠ 0 a final partial column block is copied
+// (zero padded) into `tail` (K × 8 floats) so the kernel never reads past B's rows; tail = 0 means B's rows are
+// readable up to a multiple of 8 columns (the im2col chunks are padded so).
+
+/** Bytes of a 4-row panel packing of an [R, K] matrix. */
+export function pack_rows4_bytes(R: i32, K: i32): i32 {
+  return ((R + 3) >> 2) * 4 * K * 4;
+}
+
+/** packed[(p·K + k)·4 + i] = a[(4p + i)·lda + k], zero for rows ≥ R. `lda` in floats. */
+export function pack_rows4(a: usize, lda: i32, packed: usize, R: i32, K: i32): void {
+  const panels = (R + 3) >> 2;
+  for (let p = 0; p < panels; p++) {
+    const rows = min(4, R - p * 4);
+    const dst = packed + (<usize>p * <usize>K * 4 << 2);
+    for (let k = 0; k < K; k++) {
+      const d = dst + (<usize>(k * 4) << 2);
+      for (let i = 0; i < 4; i++) {
+        const v: f32 = i < rows ? load<f32>(a + ((<usize>(p * 4 + i) * <usize>lda + <usize>k) << 2)) : 0;
+        store<f32>(d + (<usize>i << 2), v);
+      }
+    }
+  }
+}
+
+export function gemm_packed_a(apacked: usize, B: usize, ldb: i32, c: usize, ldc: i32, R: i32, K: i32, Ncols: i32,
+  rowBias: usize, act: i32, tail: usize): void {
+  if (R <= 0 || Ncols <= 0) return;
+  const panels = (R + 3) >> 2;
+  const aPanel = <usize>K * 4 << 2;
+  const bRs = <usize>ldb << 2;
+  const cRs = <usize>ldc << 2;
+  const full = Ncols & ~7;
+  // MC rows of A (MC/4 panels) stay in L2 while the column blocks of B sweep over them.
+  const pc = MC >> 2;
+  for (let p0 = 0; p0 < panels; p0 += pc) {
+    const p1 = min(panels, p0 + pc);
+    for (let j = 0; j < Ncols; j += GEMM_NR) {
+      let bp = B + (<usize>j << 2);
+      let bs = bRs;
+      const ncols = min(GEMM_NR, Ncols - j);
+      if (j >= full && tail != 0) {
+        // Zero-padded copy of the last partial block, so no read goes past the end of B's rows.
+        for (let k = 0; k < K; k++) {
+          const src = bp + <usize>k * bRs;
+          const dst = tail + (<usize>(k * GEMM_NR) << 2);
+          v128.store(dst, f32x4.splat(0.0));
+          v128.store(dst, f32x4.splat(0.0), 16);
+          for (let q = 0; q < ncols; q++) store<f32>(dst + (<usize>q << 2), load<f32>(src + (<usize>q << 2)));
+        }
+        bp = tail;
+        bs = GEMM_NR << 2;
+      }
+      for (let p = p0; p < p1; p++) {
+        const i = p * 4;
+        kernel4x8p(apacked + <usize>p * aPanel, bp, bs, K, c + <usize>i * cRs + (<usize>j << 2), cRs,
+          min(4, R - i), ncols, rowBias != 0 ? rowBias + (<usize>i << 2) : 0, act);
+      }
+    }
+    if (act == 3) {
+      const r0 = p0 * 4, r1 = min(R, p1 * 4);
+      const c0 = c + <usize>r0 * cRs;
+      if (ldc == Ncols) gelu(c0, c0, (r1 - r0) * Ncols);
+      else for (let r = r0; r < r1; r++) gelu(c + <usize>r * cRs, c + <usize>r * cRs, Ncols);
+    }
+  }
+}
+
+/** Bias (per row, 0 = none) + activation over a contiguous [rows, cols] block in place (direct conv paths). */
+export function bias_act_rows(c: usize, rows: i32, cols: i32, rowBias: usize, act: i32): void {
+  const clamp = act == 3 ? 0 : act;
+  if (rowBias != 0 || clamp != 0) {
+    for (let r = 0; r < rows; r++) {
+      const rb = rowBias != 0 ? v128.load32_splat(rowBias + (<usize>r << 2)) : f32x4.splat(0.0);
+      const row = c + (<usize>r * <usize>cols << 2);
+      let q = 0;
+      for (; q + 4 <= cols; q += 4) {
+        const p = row + (<usize>q << 2);
+        v128.store(p, clampAct(f32x4.add(v128.load(p), rb), clamp));
+      }
+      if (q < cols) {
+        const p = row + (<usize>q << 2);
+        storeN(p, clampAct(f32x4.add(loadN(p, cols - q), rb), clamp), cols - q);
+      }
+    }
+  }
+  if (act == 3) gelu(c, c, rows * cols);
+}
