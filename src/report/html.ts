@@ -69,7 +69,7 @@ export function renderDemoReport(d: DemoReportData): string {
 <style>
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
 table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}
-th{background:#f5f5f5;text-align:left}.plots{display:grid;grid-template-columns:1fr 1fr;gap:1rem}
+th{background:#f5f5f5;text-align:left}td:first-child{text-align:left}.plots{display:grid;grid-template-columns:1fr 1fr;gap:1rem}
 .plots svg{width:100%;height:auto;border:1px solid #eee}small{color:#666}
 </style></head><body>
 <h1>${escapeXml(d.title)}</h1>
