@@ -5,3 +5,4 @@ export * from './metrics.js';
 export * from './regret.js';
 export * from './experiment.js';
 export * from './svg.js';
+export * from './confidence.js';
