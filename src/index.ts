@@ -24,3 +24,5 @@ export * from './policy/index.js';
 export * from './sim/index.js';
 export * from './transport/index.js';
 export { createInputEncoder, type RawSample } from './data/prepare.js';
+export * from './device/index.js';
+export { cloudModelFrom } from './server/cloud-model.js';
