@@ -6,3 +6,4 @@ export * from './elementwise';
 export * from './norm';
 export * from './attention';
 export * from './quant';
+export * from './peak';

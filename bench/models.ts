@@ -1,0 +1,160 @@
+// Part 1 of the bench: splitee against ONNX Runtime on the same model, the same input, the same computation.
+//
+// Whole model = every exit 1..L in one pass (what the ONNX export computes: one output per exit), splitee's
+// `exits(input)`. Device segment k = layers 1..k + exit k, splitee's `device(input, k)` (nothing offloaded); for
+// ONNX Runtime the export is cut down to the nodes exit k needs (bench/onnx-segment.ts), because ORT runs every node
+// of a graph whatever outputs are fetched. Before anything is timed, every ORT output is compared with splitee's
+// probabilities for the same input, so the two sides never time different computations.
+import type { Model } from '../src/node.js';
+import { measureInterleaved, type Clock, type TaskFn } from './measure.js';
+import { onnxOutputs, segmentOnnx } from './onnx-segment.js';
+import { createOrtRunner, ORT_KINDS, type OrtKind, type OrtRunner } from './ort.js';
+import { sampleInputs, type BenchModel, type SampleInput } from './zoo.js';
+
+/** Largest |Δprob| accepted between splitee and ONNX Runtime (f32 both sides; only summation order differs). */
+export const PARITY_TOLERANCE = 1e-3;
+
+export interface SegmentResult {
+  k: number;
+  spliteeMs: number;
+  ortWebMs: number | null;
+  ortNodeMs: number | null;
+  /** splitee / ORT: below 1 means splitee is faster. */
+  vsOrtWeb: number | null;
+  vsOrtNode: number | null;
+  /** ONNX nodes in ORT's segment graph (of the whole export's). */
+  onnxNodes?: string;
+}
+
+export interface ModelResult {
+  name: string;
+  input: string;
+  layers: number;
+  /** Whole model (all L exits), median ms. */
+  spliteeMs: number;
+  ortWebMs: number | null;
+  ortNodeMs: number | null;
+  vsOrtWeb: number | null;
+  vsOrtNode: number | null;
+  /** Max |Δprob| over every exit between splitee and each runtime (null: no ONNX export). */
+  parity: { ortWeb: number; ortNode: number; ok: boolean } | null;
+  /** How ORT's device segments were timed. */
+  ortSegments: 'segment graphs' | 'whole graph (segmenting failed)' | 'none';
+  segments: SegmentResult[];
+}
+
+export interface ModelBenchOptions {
+  /** Time budget per task (one runtime on one segment), ms. */
+  timeMs: number;
+  rounds: number;
+  clock: Clock;
+  log?: (line: string) => void;
+}
+
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+
+function engineInput(s: SampleInput): Float32Array | Int32Array {
+  return s.image ?? s.ids!;
+}
+
+/** The ONNX output holding exit k: `exit<k>` when the export names them so, else the k-th output. */
+function exitOutputName(outputs: string[], k: number): string {
+  return outputs.includes(`exit${k}`) ? `exit${k}` : outputs[k - 1];
+}
+
+async function runners(onnx: Uint8Array, bm: BenchModel, s: SampleInput): Promise<Record<OrtKind, OrtRunner>> {
+  const h = bm.model.header;
+  const [web, node] = await Promise.all(ORT_KINDS.map((kind) => createOrtRunner(kind, onnx, h, { image: s.image, ids: s.ids })));
+  return { 'ort-web': web, 'ort-node': node };
+}
+
+export async function benchModel(bm: BenchModel, opts: ModelBenchOptions): Promise<ModelResult[]> {
+  const log = opts.log ?? (() => {});
+  const model: Model = bm.model;
+  const L = model.numLayers;
+  const results: ModelResult[] = [];
+  for (const sample of sampleInputs(model)) {
+    const x = engineInput(sample);
+    const ref = await model.exits(x);
+    const label = `${bm.name} ${sample.label}`;
+    let ortSegments: ModelResult['ortSegments'] = 'none';
+    let parity: ModelResult['parity'] = null;
+    let whole: Record<OrtKind, OrtRunner> | undefined;
+    let outputs: string[] = [];
+    if (bm.onnx) {
+      outputs = onnxOutputs(bm.onnx);
+      if (outputs.length !== L) throw new Error(`${bm.name}: the ONNX export has ${outputs.length} outputs, the model ${L} exits`);
+      whole = await runners(bm.onnx, bm, sample);
+      parity = { ortWeb: 0, ortNode: 0, ok: true };
+      for (const kind of ORT_KINDS) {
+        const got = await whole[kind].run();
+        let d = 0;
+        for (let k = 1; k <= L; k++) d = Math.max(d, maxAbsDiff(got[exitOutputName(outputs, k)], ref[k - 1].probs));
+        if (kind === 'ort-web') parity.ortWeb = d; else parity.ortNode = d;
+        if (!(d <= PARITY_TOLERANCE)) parity.ok = false;
+      }
+      log(`${label}: parity with ORT over ${L} exits: web ${parity.ortWeb.toExponential(2)}, node ${parity.ortNode.toExponential(2)}${parity.ok ? '' : '  MISMATCH: ratios withheld'}`);
+    }
+
+    // Whole model.
+    const tasks: { name: string; fn: TaskFn }[] = [{ name: 'splitee', fn: () => model.exits(x) }];
+    if (whole) for (const kind of ORT_KINDS) tasks.push({ name: kind, fn: () => whole![kind].run() });
+    const t = await measureInterleaved(tasks, opts);
+    const ratio = (a: number, b: number | null) => (b && parity?.ok ? a / b : null);
+    const res: ModelResult = {
+      name: bm.name, input: sample.label, layers: L,
+      spliteeMs: t.get('splitee')!.medianMs,
+      ortWebMs: t.get('ort-web')?.medianMs ?? null,
+      ortNodeMs: t.get('ort-node')?.medianMs ?? null,
+      vsOrtWeb: null, vsOrtNode: null, parity, ortSegments, segments: [],
+    };
+    res.vsOrtWeb = ratio(res.spliteeMs, res.ortWebMs);
+    res.vsOrtNode = ratio(res.spliteeMs, res.ortNodeMs);
+    log(`${label}: whole model  splitee ${res.spliteeMs.toFixed(3)} ms  ort-web ${res.ortWebMs?.toFixed(3) ?? '-'}  ort-node ${res.ortNodeMs?.toFixed(3) ?? '-'}`);
+
+    // Device segments 1..k + exit k.
+    for (let k = 1; k <= L; k++) {
+      const segTasks: { name: string; fn: TaskFn }[] = [{ name: 'splitee', fn: () => model.device(x, k, () => false) }];
+      let seg: Record<OrtKind, OrtRunner> | undefined;
+      let onnxNodes: string | undefined;
+      let segOk = true;
+      if (bm.onnx && whole) {
+        const out = exitOutputName(outputs, k);
+        try {
+          const cut = segmentOnnx(bm.onnx, [out]);
+          seg = await runners(cut.bytes, bm, sample);
+          onnxNodes = `${cut.nodes}/${cut.totalNodes}`;
+          ortSegments = 'segment graphs';
+        } catch (e) {
+          if (k === 1) log(`${label}: cannot cut the ONNX graph (${(e as Error).message}); ORT segments time the whole graph`);
+          seg = whole;
+          ortSegments = 'whole graph (segmenting failed)';
+        }
+        for (const kind of ORT_KINDS) {
+          const got = (await seg[kind].run())[out];
+          const d = maxAbsDiff(got, ref[k - 1].probs);
+          if (!(d <= PARITY_TOLERANCE)) { segOk = false; log(`${label}: segment ${k} ${kind} differs from splitee by ${d}`); }
+          segTasks.push({ name: kind, fn: () => seg![kind].run() });
+        }
+      }
+      const st = await measureInterleaved(segTasks, opts);
+      const s = st.get('splitee')!.medianMs;
+      const w = st.get('ort-web')?.medianMs ?? null;
+      const n = st.get('ort-node')?.medianMs ?? null;
+      const r = (b: number | null) => (b && segOk && parity?.ok ? s / b : null);
+      res.segments.push({ k, spliteeMs: s, ortWebMs: w, ortNodeMs: n, vsOrtWeb: r(w), vsOrtNode: r(n), onnxNodes });
+      if (!segOk && parity) parity.ok = false;
+      log(`${label}: segment 1..${k}  splitee ${s.toFixed(3)} ms  ort-web ${w?.toFixed(3) ?? '-'}  ort-node ${n?.toFixed(3) ?? '-'}`);
+      if (seg && seg !== whole) for (const kind of ORT_KINDS) await seg[kind].release();
+    }
+    res.ortSegments = ortSegments;
+    if (whole) for (const kind of ORT_KINDS) await whole[kind].release();
+    results.push(res);
+  }
+  return results;
+}

@@ -1,0 +1,81 @@
+// The human-readable table of one bench run (bench/index.ts prints it; `--render results.json` re-prints a saved run).
+import type { MemoryRow } from './memory.js';
+import type { ModelResult } from './models.js';
+import type { TransportBenchRow } from './transport.js';
+import type { KernelRow, PeakResult } from './kernels.js';
+
+export interface BenchResult {
+  machine: {
+    cpu: string; cpuDetails: string; cpuFlags: string[]; cores: number; memoryGiB: number; os: string; node: string; v8: string;
+    onnxruntimeWeb: string; onnxruntimeNode: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[];
+  };
+  options: { quick: boolean; clock: 'cpu' | 'wall' } & Record<string, unknown>;
+  seconds: number;
+  models: ModelResult[];
+  peak: { gflops: number; before: PeakResult; after: PeakResult };
+  gemm: KernelRow[];
+  conv: KernelRow[];
+  attention: KernelRow[];
+  transport: TransportBenchRow[];
+  policy: { name: string; nsPerSample: number }[];
+  memory: MemoryRow[];
+}
+
+export function renderTable(r: BenchResult): string {
+  const out: string[] = [];
+  const f = (v: number | null | undefined, d = 3) => (v === null || v === undefined ? '-' : v.toFixed(d));
+  const row = (cells: string[], widths: number[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' ');
+  out.push(`machine: ${r.machine.cpu} (${r.machine.cpuDetails}; ${r.machine.cpuFlags.join(' ')}), ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.os}`);
+  out.push(`         node ${r.machine.node} (V8 ${r.machine.v8}), onnxruntime-web ${r.machine.onnxruntimeWeb}, onnxruntime-node ${r.machine.onnxruntimeNode}`);
+  out.push(`         load average ${r.machine.loadAverageAtStart.join(' ')} at start, ${r.machine.loadAverageAtEnd.join(' ')} at end; ${r.seconds.toFixed(0)} s${r.options.quick ? ' (--quick)' : ''}`);
+  out.push('');
+  out.push(`1. latency, median ms (${r.options.clock === 'cpu' ? 'process CPU time' : 'wall clock'}); x/web = splitee ÷ onnxruntime-web, x/node = splitee ÷ onnxruntime-node (< 1: splitee faster)`);
+  out.push('   "all exits" = the whole model computing every exit (the ONNX export\'s graph); "1..k" = device segment,');
+  out.push('   layers 1..k + exit k (ORT: the export cut to the nodes exit k needs)');
+  const w1 = [26, 12, 9, 9, 9, 6, 6, 7];
+  out.push(row(['model', 'part', 'splitee', 'ort-web', 'ort-node', 'x/web', 'x/node', 'nodes'], w1));
+  for (const m of r.models) {
+    out.push(row([`${m.name} ${m.input}`, 'all exits', f(m.spliteeMs), f(m.ortWebMs), f(m.ortNodeMs), f(m.vsOrtWeb, 2), f(m.vsOrtNode, 2), ''], w1));
+    for (const s of m.segments) out.push(row(['', `1..${s.k}`, f(s.spliteeMs), f(s.ortWebMs), f(s.ortNodeMs), f(s.vsOrtWeb, 2), f(s.vsOrtNode, 2), s.onnxNodes ?? ''], w1));
+    if (m.parity) out.push(`  parity (max |Δprob| over all exits): ort-web ${m.parity.ortWeb.toExponential(1)}, ort-node ${m.parity.ortNode.toExponential(1)}${m.parity.ok ? '' : '  MISMATCH: ratios withheld'}`);
+  }
+  out.push('');
+  out.push(`2. kernels vs the measured WASM SIMD mul+add peak: ${r.peak.gflops.toFixed(1)} GFLOP/s ` +
+    `(${[...r.peak.before.variants].map((v) => `${v.chains === 1 ? '1 chain' : `${v.chains} chains`} ${v.gflops.toFixed(1)}`).join(', ')}; after: ${r.peak.after.gflops.toFixed(1)})`);
+  const w2 = [10, 40, 9, 8, 6, 6];
+  out.push(`${row(['kernel', 'shape', 'µs', 'GFLOP/s', '%peak', 'calls'], w2)}  used by`);
+  const us = (ms: number) => { const v = ms * 1000; return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2); };
+  const kr = (k: KernelRow) => {
+    const calls = Object.values(k.callsPerPass).join('/');
+    // "model L1", "model L2", "model E1" → "model: L1 L2 E1"
+    const byModel = new Map<string, string[]>();
+    for (const u of k.uses) {
+      const at = u.lastIndexOf(' ');
+      const m = u.slice(0, at);
+      byModel.set(m, [...(byModel.get(m) ?? []), u.slice(at + 1)]);
+    }
+    const uses = k.uses.length ? [...byModel].map(([m, w]) => `${m}: ${w.join(' ')}`).join('; ') : 'square GEMM';
+    out.push(`${row([k.kernel, k.shape, us(k.ms), f(k.gflops, 2), (100 * k.peakFraction).toFixed(0), calls], w2)}  ${uses}`);
+  };
+  for (const k of [...r.gemm, ...r.conv, ...r.attention]) kr(k);
+  // Where a whole-model pass spends its time: kernel time × calls, against the measured pass.
+  for (const m of r.models) {
+    const id = `${m.name} ${m.input}`;
+    const sum = [...r.gemm, ...r.conv, ...r.attention].reduce((a, k) => a + (k.callsPerPass[id] ?? 0) * k.ms, 0);
+    out.push(`   ${id}: linear/conv/attention kernels ≈ ${sum.toFixed(3)} ms of the ${m.spliteeMs.toFixed(3)} ms all-exits pass (rest: other ops + overhead)`);
+  }
+  out.push('');
+  out.push('3. transport, GB/s of f32 input (frame = codec + header + CRC-32)');
+  const w3 = [10, 6, 9, 8, 8, 10, 10];
+  out.push(row(['shape', 'dtype', 'frame B', 'encode', 'decode', 'frame enc', 'frame dec'], w3));
+  for (const t of r.transport) out.push(row([t.shape, t.dtype, String(t.frameBytes), f(t.encodeGBps, 2), f(t.decodeGBps, 2), f(t.frameEncodeGBps, 2), f(t.frameDecodeGBps, 2)], w3));
+  out.push('');
+  out.push(`4. policy decision + update, L = 12: ${r.policy.map((p) => `${p.name} ${p.nsPerSample.toFixed(0)} ns`).join(', ')}`);
+  out.push('');
+  out.push('5. device-half memory (WASM linear memory after load = peak; nothing is allocated while running)');
+  for (const m of r.memory) {
+    out.push(`   ${m.name.padEnd(22)} ${(m.wasmBytes / 2 ** 20).toFixed(2).padStart(7)} MiB  (f32 weights ${(m.weightBytesF32 / 2 ** 20).toFixed(2)} MiB, .spx ${(m.spxBytes / 2 ** 20).toFixed(2)} MiB` +
+      `${m.onnxBytes ? `, .onnx ${(m.onnxBytes / 2 ** 20).toFixed(2)} MiB` : ''})${m.grewWhileRunning ? '  GREW WHILE RUNNING' : ''}`);
+  }
+  return out.join('\n');
+}
