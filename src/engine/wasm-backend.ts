@@ -12,6 +12,7 @@ import { ACT, Kernels, loadKernels } from '../wasm/runtime.js';
 import type { Backend } from './backend.js';
 import { activationShapeAfter, opOutputShape, planMaxElements } from './shapes.js';
 import { EngineError, numel, type ExitResult, type ModelInput, type Tensor } from './types.js';
+import { checkLayerRange, checkTokens } from './validate.js';
 
 const POOL_SIZE = 5; // current + up to 2 saved + the exit's protected input + 1 free
 
@@ -121,10 +122,7 @@ export class WasmBackend implements Backend {
 
   runSync(input: ModelInput | null, from: number, to: number): void {
     this.check();
-    const L = this.file.header.layers.length;
-    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 1 || from > L + 1 || to < from - 1 || to > L) {
-      throw new EngineError('BAD_RANGE', `layer range ${from}..${to} is outside 1..${L}`);
-    }
+    checkLayerRange(this.file.header.layers.length, from, to);
     if (input === null) {
       if (this.curLayer !== from - 1) {
         throw new EngineError('BAD_RANGE', `cannot continue at layer ${from}: the current activation is the output of layer ${this.curLayer}`);
@@ -145,13 +143,8 @@ export class WasmBackend implements Backend {
     const kern = this.kern;
     this.cur = this.pool[0];
     if (after === 0 && h.input.kind === 'tokens') {
-      if (!(input instanceof Int32Array)) throw new EngineError('BAD_INPUT', `${h.name} takes token ids (Int32Array)`);
+      checkTokens(h, input);
       const T = input.length;
-      if (T < 1 || T > h.input.maxLen) throw new EngineError('BAD_INPUT', `token count ${T} is outside 1..${h.input.maxLen}`);
-      for (let i = 0; i < T; i++) {
-        const id = input[i];
-        if (id < 0 || id >= h.input.vocabSize) throw new EngineError('BAD_INPUT', `token id ${id} at position ${i} is outside 0..${h.input.vocabSize - 1}`);
-      }
       kern.i32(this.ids, T).set(input);
       this.curShape = [T];
       this.curLayer = 0;

@@ -29,6 +29,7 @@ import { maxpool2d } from './ops/maxpool2d.js';
 import { relu } from './ops/relu.js';
 import { relu6 } from './ops/relu6.js';
 import { seqmean } from './ops/seqmean.js';
+import { checkLayerRange, checkTokens } from '../engine/validate.js';
 
 interface Act { buf: GPUBuffer; shape: number[] }
 
@@ -99,10 +100,7 @@ export class WebGpuBackend implements Backend {
 
   async run(input: ModelInput | null, from: number, to: number): Promise<void> {
     this.check();
-    const L = this.file.header.layers.length;
-    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 1 || from > L + 1 || to < from - 1 || to > L) {
-      throw new EngineError('BAD_RANGE', `layer range ${from}..${to} is outside 1..${L}`);
-    }
+    checkLayerRange(this.file.header.layers.length, from, to);
     if (input === null) {
       if (this.curLayer !== from - 1) {
         throw new EngineError('BAD_RANGE', `cannot continue at layer ${from}: the current activation is the output of layer ${this.curLayer}`);
@@ -126,13 +124,8 @@ export class WebGpuBackend implements Backend {
     this.cur = null;
     this.curLayer = -1;
     if (after === 0 && h.input.kind === 'tokens') {
-      if (!(input instanceof Int32Array)) throw new EngineError('BAD_INPUT', `${h.name} takes token ids (Int32Array)`);
+      checkTokens(h, input);
       const T = input.length;
-      if (T < 1 || T > h.input.maxLen) throw new EngineError('BAD_INPUT', `token count ${T} is outside 1..${h.input.maxLen}`);
-      for (let i = 0; i < T; i++) {
-        const id = input[i];
-        if (id < 0 || id >= h.input.vocabSize) throw new EngineError('BAD_INPUT', `token id ${id} at position ${i} is outside 0..${h.input.vocabSize - 1}`);
-      }
       this.ctx.write(this.ids!, input);
       // The ids buffer is not pooled: the activation "is" the ids until embed replaces it (never released).
       this.cur = { buf: this.ids!, shape: [T] };
