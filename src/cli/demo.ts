@@ -19,19 +19,20 @@ import { summarize } from '../sim/metrics.js';
 import { helpText, numberOption, parseArgs, UsageError, type Command, type OptionSpec } from './args.js';
 import { backendOption, openModel, Progress } from './common.js';
 import { checkModelFitsStream } from './matrix.js';
+// One source for the demo's defaults, shared with the browser demo so both runs give the same numbers.
+import { DEFAULT_STREAMS, DEMO_DEFAULTS, demoCosts } from '../web-server/demo-core.js';
 
-const DEFAULT_STREAM: Record<string, string> = { 'fmnist-cnn': 'fmnist:test', 'sst2-transformer': 'sst2:dev' };
 
 const spec: Record<string, OptionSpec> = {
   model: { type: 'string', default: 'fmnist-cnn', help: 'fmnist-cnn | sst2-transformer | a .spx path' },
   dataset: { type: 'string', help: 'stream (default: fmnist:test for fmnist-cnn, sst2:dev for sst2-transformer)' },
-  limit: { type: 'string', default: '2000', help: 'samples to stream (0: the whole stream)' },
+  limit: { type: 'string', default: String(DEMO_DEFAULTS.limit), help: 'samples to stream (0: the whole stream)' },
   backend: { type: 'string', default: 'wasm', help: 'device backend: wasm | webgpu | auto' },
-  policy: { type: 'string', default: 'splitee', help: 'splitee | splitee-s | splitee-su | early-exit | final | fixed:k | random' },
-  alpha: { type: 'string', default: '0.9', help: 'exit threshold α' },
+  policy: { type: 'string', default: DEMO_DEFAULTS.policy, help: 'splitee | splitee-s | splitee-su | early-exit | final | fixed:k | random' },
+  alpha: { type: 'string', default: String(DEMO_DEFAULTS.alpha), help: 'exit threshold α' },
   lambda: { type: 'string', help: 'device cost per layer λ (default 1/L: the whole network costs 1)' },
   'offload-cost': { type: 'string', help: 'offload cost o (default 0.25·λ·L)' },
-  seed: { type: 'string', default: '1', help: 'seed (random policy)' },
+  seed: { type: 'string', default: String(DEMO_DEFAULTS.seed), help: 'seed (random policy)' },
   'data-dir': { type: 'string', help: 'where the datasets are (else $SPLITEE_DATA, ../shared/datasets, /usr/share/datasets)' },
   out: { type: 'string', default: 'reports', help: 'folder for the HTML report' },
   json: { type: 'boolean', help: 'print {"model","dataset","n","accuracy","cost","costReduction","accuracyDrop","offloadRate","bytesSent","report"}' },
@@ -77,7 +78,7 @@ export const command: Command = {
       return 0;
     }
     const modelName = String(p.options.model);
-    const dataset = (p.options.dataset as string | undefined) ?? DEFAULT_STREAM[modelName];
+    const dataset = (p.options.dataset as string | undefined) ?? DEFAULT_STREAMS[modelName];
     if (!dataset) throw new UsageError(`--dataset is required for model '${modelName}'`);
     const limitOpt = numberOption(p, 'limit', { min: 0, integer: true })!;
     const alpha = numberOption(p, 'alpha', { min: 0, max: 1 })!;
@@ -99,8 +100,8 @@ export const command: Command = {
     const { createInputEncoder } = await import('../data/prepare.js');
     const encode = createInputEncoder(device.header);
     const L = device.numLayers;
-    const lambda = numberOption(p, 'lambda', { min: 0 }) ?? 1 / L;
-    const costModel: CostModel = { alpha, lambda, offloadCost: numberOption(p, 'offload-cost', { min: 0 }) ?? 0.25 * lambda * L };
+    const costModel: CostModel = demoCosts({ alpha, lambda: numberOption(p, 'lambda', { min: 0 }), offloadCost: numberOption(p, 'offload-cost', { min: 0 }) }, L);
+    const lambda = costModel.lambda!;
     const costs = resolveCosts(costModel, L);
     const policyName = String(p.options.policy);
     const policy = createPolicy(policyName, { L, costs: costModel, seed });
