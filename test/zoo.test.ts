@@ -12,8 +12,15 @@ import { loadModel, packageRoot, type Model } from '../src/node.js';
 
 const ZOO = ['fmnist-cnn', 'sst2-transformer'];
 
-interface ParitySample { stream: string; index: number; label: number; input?: number[]; ids?: number[]; text?: string; probs: number[][] }
-interface Parity { samples: ParitySample[] }
+/** One saved PyTorch case: image models keep the preprocessed input and its stream index, text models the sentence and ids. */
+interface ParitySample { stream: string; index?: number; label: number; input?: number[]; ids?: number[]; text?: string; probs: number[][] }
+
+/** Both recipes' layouts: {samples:[…]} with a stream per sample, or {stream, cases:[…]}. */
+function readParity(name: string): ParitySample[] {
+  const raw = readJson<{ samples?: ParitySample[]; cases?: ParitySample[]; stream?: string }>(name, 'parity.json');
+  const list = raw.samples ?? raw.cases ?? [];
+  return list.map((s) => ({ ...s, stream: s.stream ?? raw.stream! }));
+}
 interface EvalJson { streams: Record<string, { n: number; exits: { layer: number; accuracy: number; meanConfidence: number }[] }> }
 
 const dir = (name: string) => join(packageRoot, 'models', name);
@@ -40,10 +47,10 @@ for (const name of ZOO) {
 
   test(`${name}: every exit equals PyTorch on the recipe's 32 inputs (max abs diff ≤ 1e-4)`, async () => {
     const m = await loadModel(name);
-    const parity = readJson<Parity>(name, 'parity.json');
-    assert.ok(parity.samples.length >= 32, `${parity.samples.length} parity samples`);
+    const samples = readParity(name);
+    assert.ok(samples.length >= 32, `${samples.length} parity samples`);
     let worst = 0;
-    for (const s of parity.samples) {
+    for (const s of samples) {
       const exits = await m.exits(modelInput(m, s));
       assert.is(exits.length, s.probs.length);
       exits.forEach((e, k) => { worst = Math.max(worst, maxAbsDiff(e.probs, s.probs[k])); });
@@ -53,29 +60,31 @@ for (const name of ZOO) {
 
   test(`${name}: the data pipeline (stream → preprocess) reproduces the recipe's inputs`, async () => {
     const m = await loadModel(name);
-    const parity = readJson<Parity>(name, 'parity.json');
     const encode = createInputEncoder(m.header);
     const byStream = new Map<string, ParitySample[]>();
-    for (const s of parity.samples) byStream.set(s.stream, [...(byStream.get(s.stream) ?? []), s]);
+    for (const s of readParity(name)) byStream.set(s.stream, [...(byStream.get(s.stream) ?? []), s]);
     for (const [streamName, samples] of byStream) {
-      const stream = await openStream(streamName, { limit: Math.max(...samples.map((s) => s.index)) + 1 });
+      const stream = await openStream(streamName);
       for (const s of samples) {
-        const sample = stream.samples[s.index];
-        assert.is(sample.label, s.label, `${streamName}[${s.index}] label`);
-        const x = encode(sample.input) as Float32Array | Int32Array;
+        // Image cases name their stream index; text cases carry the sentence, found in the stream by its text.
+        const sample = s.index !== undefined ? stream.samples[s.index] : stream.samples.find((x) => x.input === s.text);
+        assert.ok(sample, `${streamName}: case ${s.index ?? JSON.stringify(s.text)} is not in the stream`);
+        assert.is(sample!.label, s.label, `${streamName} case label`);
+        const x = encode(sample!.input) as Float32Array | Int32Array;
         const want = modelInput(m, s);
-        assert.ok(maxAbsDiff(x, want) <= 1e-6, `${streamName}[${s.index}] input differs from the recipe's`);
+        assert.is(x.length, want.length, `${streamName} case input length`);
+        assert.ok(maxAbsDiff(x, want) <= 1e-6, `${streamName} case ${s.index ?? JSON.stringify(s.text)}: input differs from the recipe's`);
       }
     }
   });
 
   test(`${name}: every exit equals ONNX Runtime on the ONNX export (max abs diff ≤ 1e-4)`, async () => {
     const m = await loadModel(name);
-    const parity = readJson<Parity>(name, 'parity.json');
+    const samples = readParity(name);
     const session = await ort.InferenceSession.create(join(dir(name), `${name}.onnx`), { intraOpNumThreads: 1, interOpNumThreads: 1 });
     const inputName = session.inputNames[0];
     let worst = 0;
-    for (const s of parity.samples) {
+    for (const s of samples) {
       const x = modelInput(m, s);
       const feed = x instanceof Float32Array
         ? new ort.Tensor('float32', x, [1, ...(m.header.input as { shape: number[] }).shape])
