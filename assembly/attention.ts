@@ -4,13 +4,20 @@
 //   per head h (dh = D/heads):  p = softmax(q_h·k_hᵀ/√dh, hidden keys → probability exactly 0),  ctx_h = p·v_h
 //   out = ctx·woᵀ + bo
 //
-// K and V are transposed per feature into rows of Tp = T rounded up to 4 keys (zero padded), so both inner products
-// run 4 keys per f32x4 lane group whatever dh is: scores[j..j+3] = Σ_d q[d]·kT[d][j..j+3] and
-// ctx[d] = Σ_j p[j]·vT[d][j] (the padded keys have probability 0 and value 0).
+// K is transposed per feature into rows of Tp = T rounded up to 4 keys (zero padded), so scores run 4 keys per f32x4
+// lane group whatever dh is: scores[j..j+3] = Σ_d q[d]·kT[d][j..j+3]. The context reads V in place (rows of qkv):
+// ctx[e..e+3] = Σ_j p[j]·v[j][e..e+3], keys in order. When dh % 4 ≠ 0 the last vector of a head also reads the next
+// features (or, for the last head, up to 12 bytes past the qkv row, still inside the scratch); those lanes are never
+// stored.
 // If every key is hidden the probabilities are all 0 and the context is 0 (out = bo); PyTorch would give NaN.
 //
+// Queries go 4 at a time (QB): scores are a 4 queries × 8 keys register tile (each kT vector loaded serves 4
+// queries) and the context a 4 queries × 8 features tile (each V vector serves 4 queries). Every score and context
+// value is summed in the same order as the one-query path (the last T % 4 queries) uses, so a result does not depend
+// on where its query falls.
+//
 // Scratch (byte offsets from `scratch`, each region 64-byte aligned):
-//   qkv [T, 3D] f32 | kT [D, Tp] f32 | vT [D, Tp] f32 | p [Tp] f32 | ctx [T, D] f32
+//   qkv [T, 3D] f32 | kT [D, Tp] f32 | p [QB, Tp] f32 | ctx [T, D] f32
 import { linear } from './gemm';
 import { softmax } from './norm';
 
@@ -19,10 +26,42 @@ import { softmax } from './norm';
   return (n + 63) & ~(<usize>63);
 }
 
+// @ts-ignore: decorator
+@inline const QB: usize = 4;
+
+/**
+ * Masks (hidden keys → −∞) and softmaxes one row of scores in place, zeroing the padded keys T..Tp−1.
+ * With every key hidden the row is all 0.
+ */
+function probsRow(p: usize, T: i32, Tp: i32, mask: usize, visible: i32): void {
+  if (visible == 0) {
+    for (let j = 0; j < T; j++) store<f32>(p + (<usize>j << 2), 0);
+  } else {
+    if (mask != 0) {
+      for (let j = 0; j < T; j++) {
+        if (load<u8>(mask + <usize>j) == 0) store<f32>(p + (<usize>j << 2), -Infinity);
+      }
+    }
+    softmax(p, p, 1, T);
+  }
+  for (let j = T; j < Tp; j++) store<f32>(p + (<usize>j << 2), 0);
+}
+
+/** Stores the first min(n, 4) lanes of v. */
+// @ts-ignore: decorator
+@inline function storeFeatures(p: usize, v: v128, n: i32): void {
+  if (n >= 4) v128.store(p, v);
+  else {
+    v128.store32_lane(p, v, 0);
+    if (n > 1) v128.store32_lane(p, v, 1, 4);
+    if (n > 2) v128.store32_lane(p, v, 2, 8);
+  }
+}
+
 export function attention_scratch_bytes(T: i32, D: i32, heads: i32): i32 {
   const Tp = <usize>((T + 3) & ~3);
   const t = <usize>T, d = <usize>D;
-  return <i32>(align64(t * 3 * d * 4) + 2 * align64(d * Tp * 4) + align64(Tp * 4) + align64(t * d * 4));
+  return <i32>(align64(t * 3 * d * 4) + align64(d * Tp * 4) + align64(QB * Tp * 4) + align64(t * d * 4));
 }
 
 export function attention(
@@ -34,28 +73,24 @@ export function attention(
   const t = <usize>T, d = <usize>D, tp = <usize>Tp;
   const qkv = scratch;
   const kT = qkv + align64(t * 3 * d * 4);
-  const vT = kT + align64(d * tp * 4);
-  const p = vT + align64(d * tp * 4);
-  const ctx = p + align64(tp * 4);
+  const p = kT + align64(d * tp * 4);
+  const ctx = p + align64(QB * tp * 4);
 
   linear(x, wqkv, bqkv, qkv, T, D, 3 * D, 0);
 
-  // Transpose K and V: kT[f][j] = qkv[j][D + f], vT[f][j] = qkv[j][2D + f], zero past T.
+  // Transpose K: kT[f][j] = qkv[j][D + f], zero past T.
   const qkvRow = d * 12;
   const tRow = tp << 2;
   for (let f = 0; f < D; f++) {
     const kd = kT + <usize>f * tRow;
-    const vd = vT + <usize>f * tRow;
     let src = qkv + ((d + <usize>f) << 2);
     for (let j = 0; j < T; j++) {
       const o = <usize>j << 2;
       store<f32>(kd + o, load<f32>(src));
-      store<f32>(vd + o, load<f32>(src + (d << 2)));
       src += qkvRow;
     }
     for (let j = T; j < Tp; j++) {
       store<f32>(kd + (<usize>j << 2), 0);
-      store<f32>(vd + (<usize>j << 2), 0);
     }
   }
   let visible = T;
@@ -65,12 +100,118 @@ export function attention(
   }
 
   const scale = f32x4.splat(<f32>(1.0 / Math.sqrt(<f64>dh)));
-  for (let i = 0; i < T; i++) {
-    for (let h = 0; h < heads; h++) {
-      const hf = <usize>(h * dh);
+  const T4 = T & ~3;
+  for (let h = 0; h < heads; h++) {
+    const hf = <usize>(h * dh);
+    const kh = kT + hf * tRow;
+    const vh = qkv + ((2 * d + hf) << 2);
+
+    // 4 queries at a time
+    for (let i = 0; i < T4; i += 4) {
+      const q0 = qkv + <usize>i * qkvRow + (hf << 2);
+      const q1 = q0 + qkvRow, q2 = q1 + qkvRow, q3 = q2 + qkvRow;
+      const p0 = p, p1 = p + tRow, p2 = p1 + tRow, p3 = p2 + tRow;
+
+      // scores: 4 queries × 8 keys per tile, then a last block of 4 keys
+      let j = 0;
+      for (; j + 8 <= Tp; j += 8) {
+        let a0 = f32x4.splat(0), b0 = f32x4.splat(0), a1 = f32x4.splat(0), b1 = f32x4.splat(0);
+        let a2 = f32x4.splat(0), b2 = f32x4.splat(0), a3 = f32x4.splat(0), b3 = f32x4.splat(0);
+        let kp = kh + (<usize>j << 2);
+        for (let e = 0; e < dh; e++) {
+          const o = <usize>e << 2;
+          const k0 = v128.load(kp), k1 = v128.load(kp, 16);
+          const s0 = v128.load32_splat(q0 + o);
+          a0 = f32x4.add(a0, f32x4.mul(s0, k0)); b0 = f32x4.add(b0, f32x4.mul(s0, k1));
+          const s1 = v128.load32_splat(q1 + o);
+          a1 = f32x4.add(a1, f32x4.mul(s1, k0)); b1 = f32x4.add(b1, f32x4.mul(s1, k1));
+          const s2 = v128.load32_splat(q2 + o);
+          a2 = f32x4.add(a2, f32x4.mul(s2, k0)); b2 = f32x4.add(b2, f32x4.mul(s2, k1));
+          const s3 = v128.load32_splat(q3 + o);
+          a3 = f32x4.add(a3, f32x4.mul(s3, k0)); b3 = f32x4.add(b3, f32x4.mul(s3, k1));
+          kp += tRow;
+        }
+        const jo = <usize>j << 2;
+        v128.store(p0 + jo, f32x4.mul(a0, scale)); v128.store(p0 + jo, f32x4.mul(b0, scale), 16);
+        v128.store(p1 + jo, f32x4.mul(a1, scale)); v128.store(p1 + jo, f32x4.mul(b1, scale), 16);
+        v128.store(p2 + jo, f32x4.mul(a2, scale)); v128.store(p2 + jo, f32x4.mul(b2, scale), 16);
+        v128.store(p3 + jo, f32x4.mul(a3, scale)); v128.store(p3 + jo, f32x4.mul(b3, scale), 16);
+      }
+      if (j < Tp) {
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        let kp = kh + (<usize>j << 2);
+        for (let e = 0; e < dh; e++) {
+          const o = <usize>e << 2;
+          const k0 = v128.load(kp);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(q0 + o), k0));
+          a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(q1 + o), k0));
+          a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(q2 + o), k0));
+          a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(q3 + o), k0));
+          kp += tRow;
+        }
+        const jo = <usize>j << 2;
+        v128.store(p0 + jo, f32x4.mul(a0, scale));
+        v128.store(p1 + jo, f32x4.mul(a1, scale));
+        v128.store(p2 + jo, f32x4.mul(a2, scale));
+        v128.store(p3 + jo, f32x4.mul(a3, scale));
+      }
+
+      probsRow(p0, T, Tp, mask, visible);
+      probsRow(p1, T, Tp, mask, visible);
+      probsRow(p2, T, Tp, mask, visible);
+      probsRow(p3, T, Tp, mask, visible);
+
+      // context: ctx[q][e..e+7] = Σ_j p_q[j]·v[j][e..e+7], 4 queries × 8 features per register tile, then 4, then
+      // the last dh % 4 features (their vector lanes past the head are computed and not stored)
+      const c0 = ctx + ((<usize>i * d + hf) << 2);
+      const c1 = c0 + (d << 2), c2 = c1 + (d << 2), c3 = c2 + (d << 2);
+      let e = 0;
+      for (; e + 8 <= dh; e += 8) {
+        let a0 = f32x4.splat(0), b0 = f32x4.splat(0), a1 = f32x4.splat(0), b1 = f32x4.splat(0);
+        let a2 = f32x4.splat(0), b2 = f32x4.splat(0), a3 = f32x4.splat(0), b3 = f32x4.splat(0);
+        let vp = vh + (<usize>e << 2);
+        for (let j = 0; j < T; j++) {
+          const o = <usize>j << 2;
+          const v0 = v128.load(vp), v1 = v128.load(vp, 16);
+          const s0 = v128.load32_splat(p0 + o);
+          a0 = f32x4.add(a0, f32x4.mul(s0, v0)); b0 = f32x4.add(b0, f32x4.mul(s0, v1));
+          const s1 = v128.load32_splat(p1 + o);
+          a1 = f32x4.add(a1, f32x4.mul(s1, v0)); b1 = f32x4.add(b1, f32x4.mul(s1, v1));
+          const s2 = v128.load32_splat(p2 + o);
+          a2 = f32x4.add(a2, f32x4.mul(s2, v0)); b2 = f32x4.add(b2, f32x4.mul(s2, v1));
+          const s3 = v128.load32_splat(p3 + o);
+          a3 = f32x4.add(a3, f32x4.mul(s3, v0)); b3 = f32x4.add(b3, f32x4.mul(s3, v1));
+          vp += qkvRow;
+        }
+        const eo = <usize>e << 2;
+        v128.store(c0 + eo, a0); v128.store(c0 + eo, b0, 16);
+        v128.store(c1 + eo, a1); v128.store(c1 + eo, b1, 16);
+        v128.store(c2 + eo, a2); v128.store(c2 + eo, b2, 16);
+        v128.store(c3 + eo, a3); v128.store(c3 + eo, b3, 16);
+      }
+      for (; e < dh; e += 4) {
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        let vp = vh + (<usize>e << 2);
+        for (let j = 0; j < T; j++) {
+          const o = <usize>j << 2;
+          const v0 = v128.load(vp);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p0 + o), v0));
+          a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(p1 + o), v0));
+          a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(p2 + o), v0));
+          a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(p3 + o), v0));
+          vp += qkvRow;
+        }
+        const eo = <usize>e << 2;
+        storeFeatures(c0 + eo, a0, dh - e);
+        storeFeatures(c1 + eo, a1, dh - e);
+        storeFeatures(c2 + eo, a2, dh - e);
+        storeFeatures(c3 + eo, a3, dh - e);
+      }
+    }
+
+    // the last T % 4 queries one at a time
+    for (let i = T4; i < T; i++) {
       const q = qkv + <usize>i * qkvRow + (hf << 2);
-      const kh = kT + hf * tRow;
-      const vh = vT + hf * tRow;
 
       // scores, 8 keys at a time (two independent accumulators), then a last block of 4
       let j = 0;
@@ -78,7 +219,7 @@ export function attention(
         let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
         let kp = kh + (<usize>j << 2);
         for (let e = 0; e < dh; e++) {
-          const qe = f32x4.splat(load<f32>(q + (<usize>e << 2)));
+          const qe = v128.load32_splat(q + (<usize>e << 2));
           acc0 = f32x4.add(acc0, f32x4.mul(qe, v128.load(kp)));
           acc1 = f32x4.add(acc1, f32x4.mul(qe, v128.load(kp, 16)));
           kp += tRow;
@@ -90,42 +231,24 @@ export function attention(
         let acc = f32x4.splat(0);
         let kp = kh + (<usize>j << 2);
         for (let e = 0; e < dh; e++) {
-          acc = f32x4.add(acc, f32x4.mul(f32x4.splat(load<f32>(q + (<usize>e << 2))), v128.load(kp)));
+          acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(q + (<usize>e << 2)), v128.load(kp)));
           kp += tRow;
         }
         v128.store(p + (<usize>j << 2), f32x4.mul(acc, scale));
       }
 
-      if (visible == 0) {
-        for (let j = 0; j < T; j++) store<f32>(p + (<usize>j << 2), 0);
-      } else {
-        if (mask != 0) {
-          for (let j = 0; j < T; j++) {
-            if (load<u8>(mask + <usize>j) == 0) store<f32>(p + (<usize>j << 2), -Infinity);
-          }
-        }
-        softmax(p, p, 1, T);
-      }
-      for (let j = T; j < Tp; j++) store<f32>(p + (<usize>j << 2), 0);
+      probsRow(p, T, Tp, mask, visible);
 
-      // context: one feature of the head at a time, 4 keys per lane group, two accumulators
+      // context, 4 features at a time, keys in order (the same sums as the 4-query tile)
       const c = ctx + ((<usize>i * d + hf) << 2);
-      for (let e = 0; e < dh; e++) {
-        let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
-        const vp = vh + <usize>e * tRow;
-        let jj = 0;
-        for (; jj + 8 <= Tp; jj += 8) {
-          const o = <usize>jj << 2;
-          acc0 = f32x4.add(acc0, f32x4.mul(v128.load(p + o), v128.load(vp + o)));
-          acc1 = f32x4.add(acc1, f32x4.mul(v128.load(p + o, 16), v128.load(vp + o, 16)));
+      for (let e = 0; e < dh; e += 4) {
+        let acc = f32x4.splat(0);
+        let vp = vh + (<usize>e << 2);
+        for (let j = 0; j < T; j++) {
+          acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(p + (<usize>j << 2)), v128.load(vp)));
+          vp += qkvRow;
         }
-        if (jj < Tp) {
-          const o = <usize>jj << 2;
-          acc0 = f32x4.add(acc0, f32x4.mul(v128.load(p + o), v128.load(vp + o)));
-        }
-        const acc = f32x4.add(acc0, acc1);
-        const sum = f32x4.add(acc, i64x2.shuffle(acc, acc, 1, 0));
-        store<f32>(c + (<usize>e << 2), f32x4.extract_lane(sum, 0) + f32x4.extract_lane(sum, 1));
+        storeFeatures(c + (<usize>e << 2), acc, dh - e);
       }
     }
   }

@@ -169,20 +169,25 @@ function depthwise(x: usize, wts: usize, b: usize, out: usize, H: i32, W: i32, O
   const padBytes = <usize>pad << 2;
   // relu / relu6 are fused into the stores; gelu (rare after a depthwise conv) takes a second pass over the channel.
   const fusedAct = act == 3 ? 0 : act;
+  // The border of the padded copy is the same zeros for every channel: zero the whole buffer once, then each channel
+  // only rewrites the interior columns [pad, pad + W) of rows [pad, pad + H).
+  zeroF32(pbuf, Hp * ws);
+  // A row copy may run its last vector up to 3 floats into the right border (restored to 0 right after), except on
+  // the last row of the tensor, where the read could leave x's buffer.
+  const wBytes = <usize>W << 2;
   let loaded = -1;
   for (let oc = 0; oc < OC; oc++) {
     const ci = oc / OCg;
     if (ci != loaded) {
-      // Zero-padded copy of input channel ci: rows [pad, pad + H), columns [pad, pad + W); only the border is zeroed.
-      zeroF32(pbuf, pad * ws);
-      zeroF32(pbuf + <usize>(pad + H) * rowBytes, (Hp - pad - H) * ws);
       const xc = x + (<usize>(ci * H * W) << 2);
-      for (let ih = 0; ih < H; ih++) {
-        const row = pbuf + <usize>(ih + pad) * rowBytes;
-        zeroF32(row, pad);
-        copyF32(row + padBytes, xc + (<usize>(ih * W) << 2), W);
-        zeroF32(row + padBytes + (<usize>W << 2), ws - pad - W);
+      const lastRow = ci == OC / OCg - 1 ? H - 1 : H;
+      for (let ih = 0; ih < lastRow; ih++) {
+        const dst = pbuf + <usize>(ih + pad) * rowBytes + padBytes;
+        const src = xc + (<usize>(ih * W) << 2);
+        for (let i = 0; i < W; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
+        v128.store(dst + wBytes, f32x4.splat(0.0));
       }
+      if (lastRow < H) copyF32(pbuf + <usize>(H - 1 + pad) * rowBytes + padBytes, xc + (<usize>((H - 1) * W) << 2), W);
       loaded = ci;
     }
     const w = wts + (<usize>(oc * KH * KW) << 2);
@@ -234,6 +239,14 @@ function depthwise(x: usize, wts: usize, b: usize, out: usize, H: i32, W: i32, O
   if (n > 2) v128.store32_lane(p, v, 2, 8);
 }
 
+// Rows other than a channel's last may store their last vector whole: the lanes past OW land on the next row's first
+// outputs, which are written (correctly) afterwards. That saves the lane-by-lane tail on small maps (OW = 7, 14).
+// @ts-ignore: decorator
+@inline function storeRow(p: usize, v: v128, n: i32, whole: bool): void {
+  if (whole) v128.store(p, v);
+  else storeUpTo(p, v, n);
+}
+
 // @ts-ignore: decorator
 @inline function dw3x3s1(p: usize, rowBytes: usize, w: usize, o: usize, OH: i32, OW: i32, bias: v128, act: i32): void {
   const w0 = v128.load32_splat(w), w1 = v128.load32_splat(w, 4), w2 = v128.load32_splat(w, 8);
@@ -243,6 +256,7 @@ function depthwise(x: usize, wts: usize, b: usize, out: usize, H: i32, W: i32, O
     let r0 = p + <usize>oh * rowBytes;
     let r1 = r0 + rowBytes, r2 = r1 + rowBytes;
     let dst = o + (<usize>(oh * OW) << 2);
+    const whole = oh + 1 < OH;
     for (let ow = 0; ow < OW; ow += 4) {
       let acc = f32x4.mul(w0, v128.load(r0));
       acc = f32x4.add(acc, f32x4.mul(w1, v128.load(r0, 4)));
@@ -253,7 +267,7 @@ function depthwise(x: usize, wts: usize, b: usize, out: usize, H: i32, W: i32, O
       acc = f32x4.add(acc, f32x4.mul(w6, v128.load(r2)));
       acc = f32x4.add(acc, f32x4.mul(w7, v128.load(r2, 4)));
       acc = f32x4.add(acc, f32x4.mul(w8, v128.load(r2, 8)));
-      storeUpTo(dst, reluAct(f32x4.add(f32x4.add(acc, acc2), bias), act), OW - ow);
+      storeRow(dst, reluAct(f32x4.add(f32x4.add(acc, acc2), bias), act), OW - ow, whole);
       r0 += 16; r1 += 16; r2 += 16; dst += 16;
     }
   }
@@ -269,6 +283,9 @@ function depthwise(x: usize, wts: usize, b: usize, out: usize, H: i32, W: i32, O
   return v128.shuffle<f32>(v128.load(p), v128.load(p, 16), 1, 3, 5, 7);
 }
 
+// Each input row is read once per 8 columns: columns c..c+3 and c+4..c+7 give the even (kw = 0) and odd (kw = 1)
+// lanes, and the kw = 2 lanes (columns c+2, .., c+8) are the evens shifted by one with column c+8 from the next
+// block, which is the next step's first vector (carried over).
 // @ts-ignore: decorator
 @inline function dw3x3s2(p: usize, rowBytes: usize, w: usize, o: usize, OH: i32, OW: i32, bias: v128, act: i32): void {
   const w0 = v128.load32_splat(w), w1 = v128.load32_splat(w, 4), w2 = v128.load32_splat(w, 8);
@@ -278,17 +295,32 @@ function depthwise(x: usize, wts: usize, b: usize, out: usize, H: i32, W: i32, O
     let r0 = p + <usize>(2 * oh) * rowBytes;
     let r1 = r0 + rowBytes, r2 = r1 + rowBytes;
     let dst = o + (<usize>(oh * OW) << 2);
+    const whole = oh + 1 < OH;
+    let a0 = v128.load(r0), a1 = v128.load(r1), a2 = v128.load(r2);
     for (let ow = 0; ow < OW; ow += 4) {
-      let acc = f32x4.mul(w0, evens(r0));
-      acc = f32x4.add(acc, f32x4.mul(w1, odds(r0)));
-      acc = f32x4.add(acc, f32x4.mul(w2, evens(r0 + 8)));
-      let acc2 = f32x4.mul(w3, evens(r1));
-      acc2 = f32x4.add(acc2, f32x4.mul(w4, odds(r1)));
-      acc2 = f32x4.add(acc2, f32x4.mul(w5, evens(r1 + 8)));
-      acc = f32x4.add(acc, f32x4.mul(w6, evens(r2)));
-      acc = f32x4.add(acc, f32x4.mul(w7, odds(r2)));
-      acc = f32x4.add(acc, f32x4.mul(w8, evens(r2 + 8)));
-      storeUpTo(dst, reluAct(f32x4.add(f32x4.add(acc, acc2), bias), act), OW - ow);
+      const b0 = v128.load(r0, 16), c0 = v128.load(r0, 32);
+      const e0 = v128.shuffle<f32>(a0, b0, 0, 2, 4, 6);
+      const d0 = v128.shuffle<f32>(a0, b0, 1, 3, 5, 7);
+      const f0 = v128.shuffle<f32>(e0, c0, 1, 2, 3, 4);
+      const b1 = v128.load(r1, 16), c1 = v128.load(r1, 32);
+      const e1 = v128.shuffle<f32>(a1, b1, 0, 2, 4, 6);
+      const d1 = v128.shuffle<f32>(a1, b1, 1, 3, 5, 7);
+      const f1 = v128.shuffle<f32>(e1, c1, 1, 2, 3, 4);
+      const b2 = v128.load(r2, 16), c2 = v128.load(r2, 32);
+      const e2 = v128.shuffle<f32>(a2, b2, 0, 2, 4, 6);
+      const d2 = v128.shuffle<f32>(a2, b2, 1, 3, 5, 7);
+      const f2 = v128.shuffle<f32>(e2, c2, 1, 2, 3, 4);
+      let acc = f32x4.mul(w0, e0);
+      acc = f32x4.add(acc, f32x4.mul(w1, d0));
+      acc = f32x4.add(acc, f32x4.mul(w2, f0));
+      let acc2 = f32x4.mul(w3, e1);
+      acc2 = f32x4.add(acc2, f32x4.mul(w4, d1));
+      acc2 = f32x4.add(acc2, f32x4.mul(w5, f1));
+      acc = f32x4.add(acc, f32x4.mul(w6, e2));
+      acc = f32x4.add(acc, f32x4.mul(w7, d2));
+      acc = f32x4.add(acc, f32x4.mul(w8, f2));
+      storeRow(dst, reluAct(f32x4.add(f32x4.add(acc, acc2), bias), act), OW - ow, whole);
+      a0 = c0; a1 = c1; a2 = c2;
       r0 += 32; r1 += 32; r2 += 32; dst += 16;
     }
   }
