@@ -20,3 +20,10 @@ export function checkTokens(h: SpxHeader, input: unknown): asserts input is Int3
     if (id < 0 || id >= h.input.vocabSize) throw new EngineError('BAD_INPUT', `token id ${id} at position ${i} is outside 0..${h.input.vocabSize - 1}`);
   }
 }
+
+/** Backend.run with a null input continues from the current activation, which must be the output of layer from − 1. */
+export function checkContinues(currentLayer: number, from: number): void {
+  if (currentLayer !== from - 1) {
+    throw new EngineError('BAD_RANGE', `cannot continue at layer ${from}: the current activation is the output of layer ${currentLayer}`);
+  }
+}

@@ -12,7 +12,7 @@ import { ACT, Kernels, loadKernels } from '../wasm/runtime.js';
 import type { Backend } from './backend.js';
 import { activationShapeAfter, opOutputShape, planMaxElements } from './shapes.js';
 import { EngineError, numel, type ExitResult, type ModelInput, type Tensor } from './types.js';
-import { checkLayerRange, checkTokens } from './validate.js';
+import { checkContinues, checkLayerRange, checkTokens } from './validate.js';
 
 const POOL_SIZE = 5; // current + up to 2 saved + the exit's protected input + 1 free
 
@@ -123,13 +123,8 @@ export class WasmBackend implements Backend {
   runSync(input: ModelInput | null, from: number, to: number): void {
     this.check();
     checkLayerRange(this.file.header.layers.length, from, to);
-    if (input === null) {
-      if (this.curLayer !== from - 1) {
-        throw new EngineError('BAD_RANGE', `cannot continue at layer ${from}: the current activation is the output of layer ${this.curLayer}`);
-      }
-    } else {
-      this.load(input, from - 1);
-    }
+    if (input === null) checkContinues(this.curLayer, from);
+    else this.load(input, from - 1);
     for (let l = from; l <= to; l++) {
       const layer = this.file.header.layers[l - 1];
       this.execOps(layer.ops, -1, `layer ${l}`);

@@ -29,7 +29,7 @@ import { maxpool2d } from './ops/maxpool2d.js';
 import { relu } from './ops/relu.js';
 import { relu6 } from './ops/relu6.js';
 import { seqmean } from './ops/seqmean.js';
-import { checkLayerRange, checkTokens } from '../engine/validate.js';
+import { checkContinues, checkLayerRange, checkTokens } from '../engine/validate.js';
 
 interface Act { buf: GPUBuffer; shape: number[] }
 
@@ -101,13 +101,8 @@ export class WebGpuBackend implements Backend {
   async run(input: ModelInput | null, from: number, to: number): Promise<void> {
     this.check();
     checkLayerRange(this.file.header.layers.length, from, to);
-    if (input === null) {
-      if (this.curLayer !== from - 1) {
-        throw new EngineError('BAD_RANGE', `cannot continue at layer ${from}: the current activation is the output of layer ${this.curLayer}`);
-      }
-    } else {
-      this.load(input, from - 1);
-    }
+    if (input === null) checkContinues(this.curLayer, from);
+    else this.load(input, from - 1);
     for (let l = from; l <= to; l++) {
       const layer = this.file.header.layers[l - 1];
       this.cur = this.execOps(layer.ops, this.cur!, false, `layer ${l}`);
