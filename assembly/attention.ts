@@ -11,6 +11,13 @@
 // stored.
 // If every key is hidden the probabilities are all 0 and the context is 0 (out = bo); PyTorch would give NaN.
 //
+// window w > 0 (local attention): query i sees only keys j with |i − j| ≤ w, i.e. [lo, hi] = [max(0, i − w),
+// min(T − 1, i + w)], and of those only the ones the mask leaves visible; the softmax runs over that range alone and
+// every other probability is exactly 0. A query tile then computes scores only for the 4-aligned blocks covering its
+// queries' ranges and sums the context only over their union (a key in the union but outside one query's window adds
+// 0·v, an exact 0 for finite v, so a result still does not depend on where its query falls). w = 0 is global: the
+// ranges are the whole sequence and every loop runs exactly as it does without a window.
+//
 // Queries go 4 at a time (QB): scores are a 4 queries × 8 keys register tile (each kT vector loaded serves 4
 // queries) and the context a 4 queries × 8 features tile (each V vector serves 4 queries). Every score and context
 // value is summed in the same order as the one-query path (the last T % 4 queries) uses, so a result does not depend
@@ -47,6 +54,30 @@ function probsRow(p: usize, T: i32, Tp: i32, mask: usize, visible: i32): void {
   for (let j = T; j < Tp; j++) store<f32>(p + (<usize>j << 2), 0);
 }
 
+/**
+ * The windowed probsRow: p holds scores for keys [clo, chi) ⊇ [lo, hi]; softmaxes [lo, hi] (hidden keys → −∞) and
+ * writes exact zeros over the rest of [clo, chi). With every key of the window hidden the row is all 0.
+ */
+function probsWindow(p: usize, lo: i32, hi: i32, clo: i32, chi: i32, mask: usize): void {
+  for (let j = clo; j < lo; j++) store<f32>(p + (<usize>j << 2), 0);
+  for (let j = hi + 1; j < chi; j++) store<f32>(p + (<usize>j << 2), 0);
+  let visible = hi - lo + 1;
+  if (mask != 0) {
+    for (let j = lo; j <= hi; j++) {
+      if (load<u8>(mask + <usize>j) == 0) {
+        store<f32>(p + (<usize>j << 2), -Infinity);
+        visible--;
+      }
+    }
+  }
+  if (visible == 0) {
+    for (let j = lo; j <= hi; j++) store<f32>(p + (<usize>j << 2), 0);
+  } else {
+    const row = p + (<usize>lo << 2);
+    softmax(row, row, 1, hi - lo + 1);
+  }
+}
+
 /** Stores the first min(n, 4) lanes of v. */
 // @ts-ignore: decorator
 @inline function storeFeatures(p: usize, v: v128, n: i32): void {
@@ -66,8 +97,10 @@ export function attention_scratch_bytes(T: i32, D: i32, heads: i32): i32 {
 
 export function attention(
   x: usize, T: i32, D: i32, heads: i32, wqkv: usize, bqkv: usize, wo: usize, bo: usize,
-  mask: usize, out: usize, scratch: usize,
+  mask: usize, window: i32, out: usize, scratch: usize,
 ): void {
+  // a window of T or more sees every key, the same as T − 1; capping it keeps i + w from overflowing
+  const w = window > 0 ? min(window, T) : 0;
   const dh = D / heads;
   const Tp = (T + 3) & ~3;
   const t = <usize>T, d = <usize>D, tp = <usize>Tp;
@@ -111,10 +144,17 @@ export function attention(
       const q0 = qkv + <usize>i * qkvRow + (hf << 2);
       const q1 = q0 + qkvRow, q2 = q1 + qkvRow, q3 = q2 + qkvRow;
       const p0 = p, p1 = p + tRow, p2 = p1 + tRow, p3 = p2 + tRow;
+      // keys any of the 4 queries sees: [clo, chi), scored over the 4-aligned blocks [jlo, jhi) that cover them
+      let clo = 0, chi = T;
+      if (w > 0) {
+        clo = max(0, i - w);
+        chi = min(T, i + 4 + w);
+      }
+      const jlo = clo & ~3, jhi = (chi + 3) & ~3;
 
       // scores: 4 queries × 8 keys per tile, then a last block of 4 keys
-      let j = 0;
-      for (; j + 8 <= Tp; j += 8) {
+      let j = jlo;
+      for (; j + 8 <= jhi; j += 8) {
         let a0 = f32x4.splat(0), b0 = f32x4.splat(0), a1 = f32x4.splat(0), b1 = f32x4.splat(0);
         let a2 = f32x4.splat(0), b2 = f32x4.splat(0), a3 = f32x4.splat(0), b3 = f32x4.splat(0);
         let kp = kh + (<usize>j << 2);
@@ -137,7 +177,7 @@ export function attention(
         v128.store(p2 + jo, f32x4.mul(a2, scale)); v128.store(p2 + jo, f32x4.mul(b2, scale), 16);
         v128.store(p3 + jo, f32x4.mul(a3, scale)); v128.store(p3 + jo, f32x4.mul(b3, scale), 16);
       }
-      if (j < Tp) {
+      if (j < jhi) {
         let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
         let kp = kh + (<usize>j << 2);
         for (let e = 0; e < dh; e++) {
@@ -156,10 +196,17 @@ export function attention(
         v128.store(p3 + jo, f32x4.mul(a3, scale));
       }
 
-      probsRow(p0, T, Tp, mask, visible);
-      probsRow(p1, T, Tp, mask, visible);
-      probsRow(p2, T, Tp, mask, visible);
-      probsRow(p3, T, Tp, mask, visible);
+      if (w == 0) {
+        probsRow(p0, T, Tp, mask, visible);
+        probsRow(p1, T, Tp, mask, visible);
+        probsRow(p2, T, Tp, mask, visible);
+        probsRow(p3, T, Tp, mask, visible);
+      } else {
+        probsWindow(p0, max(0, i - w), min(T - 1, i + w), clo, chi, mask);
+        probsWindow(p1, max(0, i + 1 - w), min(T - 1, i + 1 + w), clo, chi, mask);
+        probsWindow(p2, max(0, i + 2 - w), min(T - 1, i + 2 + w), clo, chi, mask);
+        probsWindow(p3, max(0, i + 3 - w), min(T - 1, i + 3 + w), clo, chi, mask);
+      }
 
       // context: ctx[q][e..e+7] = Σ_j p_q[j]·v[j][e..e+7], 4 queries × 8 features per register tile, then 4, then
       // the last dh % 4 features (their vector lanes past the head are computed and not stored)
@@ -169,8 +216,8 @@ export function attention(
       for (; e + 8 <= dh; e += 8) {
         let a0 = f32x4.splat(0), b0 = f32x4.splat(0), a1 = f32x4.splat(0), b1 = f32x4.splat(0);
         let a2 = f32x4.splat(0), b2 = f32x4.splat(0), a3 = f32x4.splat(0), b3 = f32x4.splat(0);
-        let vp = vh + (<usize>e << 2);
-        for (let j = 0; j < T; j++) {
+        let vp = vh + (<usize>e << 2) + <usize>clo * qkvRow;
+        for (let j = clo; j < chi; j++) {
           const o = <usize>j << 2;
           const v0 = v128.load(vp), v1 = v128.load(vp, 16);
           const s0 = v128.load32_splat(p0 + o);
@@ -191,8 +238,8 @@ export function attention(
       }
       for (; e < dh; e += 4) {
         let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-        let vp = vh + (<usize>e << 2);
-        for (let j = 0; j < T; j++) {
+        let vp = vh + (<usize>e << 2) + <usize>clo * qkvRow;
+        for (let j = clo; j < chi; j++) {
           const o = <usize>j << 2;
           const v0 = v128.load(vp);
           a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p0 + o), v0));
@@ -212,10 +259,16 @@ export function attention(
     // the last T % 4 queries one at a time
     for (let i = T4; i < T; i++) {
       const q = qkv + <usize>i * qkvRow + (hf << 2);
+      let lo = 0, hi = T - 1;
+      if (w > 0) {
+        lo = max(0, i - w);
+        hi = min(T - 1, i + w);
+      }
+      const jlo = lo & ~3, jhi = (hi + 4) & ~3;
 
       // scores, 8 keys at a time (two independent accumulators), then a last block of 4
-      let j = 0;
-      for (; j + 8 <= Tp; j += 8) {
+      let j = jlo;
+      for (; j + 8 <= jhi; j += 8) {
         let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
         let kp = kh + (<usize>j << 2);
         for (let e = 0; e < dh; e++) {
@@ -227,7 +280,7 @@ export function attention(
         v128.store(p + (<usize>j << 2), f32x4.mul(acc0, scale));
         v128.store(p + (<usize>j << 2), f32x4.mul(acc1, scale), 16);
       }
-      if (j < Tp) {
+      if (j < jhi) {
         let acc = f32x4.splat(0);
         let kp = kh + (<usize>j << 2);
         for (let e = 0; e < dh; e++) {
@@ -237,14 +290,15 @@ export function attention(
         v128.store(p + (<usize>j << 2), f32x4.mul(acc, scale));
       }
 
-      probsRow(p, T, Tp, mask, visible);
+      if (w == 0) probsRow(p, T, Tp, mask, visible);
+      else probsWindow(p, lo, hi, lo, hi + 1, mask);
 
       // context, 4 features at a time, keys in order (the same sums as the 4-query tile)
       const c = ctx + ((<usize>i * d + hf) << 2);
       for (let e = 0; e < dh; e += 4) {
         let acc = f32x4.splat(0);
-        let vp = vh + (<usize>e << 2);
-        for (let j = 0; j < T; j++) {
+        let vp = vh + (<usize>e << 2) + <usize>lo * qkvRow;
+        for (let j = lo; j <= hi; j++) {
           acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(p + (<usize>j << 2)), v128.load(vp)));
           vp += qkvRow;
         }

@@ -72,7 +72,8 @@ export async function measurePeak(kern: Kernels, timeMs: number, clock: Clock = 
 
 interface LinearShape { kernel: 'linear'; M: number; K: number; N: number; act: number }
 interface ConvShape { kernel: 'conv2d'; C: number; H: number; W: number; OC: number; KH: number; KW: number; stride: number; pad: number; groups: number; act: number }
-interface AttnShape { kernel: 'attention'; T: number; D: number; heads: number }
+/** window: the op's local-attention window (0 = global); it changes the work, so it is part of the shape. */
+interface AttnShape { kernel: 'attention'; T: number; D: number; heads: number; window: number }
 type Shape = LinearShape | ConvShape | AttnShape;
 
 // The fused activation is part of the call the model makes (GELU costs as much as a small GEMM), so it is part of
@@ -83,8 +84,16 @@ function key(s: Shape): string {
   switch (s.kernel) {
     case 'linear': return `${s.M}x${s.K}·${s.K}x${s.N}${ACT_NAMES[s.act]}`;
     case 'conv2d': return `${s.C}x${s.H}x${s.W}→${s.OC} k${s.KH}x${s.KW} s${s.stride} p${s.pad}${s.groups > 1 ? ` g${s.groups}` : ''}${ACT_NAMES[s.act]}`;
-    case 'attention': return `T${s.T} D${s.D} h${s.heads}`;
+    case 'attention': return `T${s.T} D${s.D} h${s.heads}${s.window > 0 ? ` w${s.window}` : ''}`;
   }
+}
+
+/** (query, key) pairs attention scores at length T: T² when global, fewer inside a window |i − j| ≤ w. */
+function attendedPairs(T: number, w: number): number {
+  if (w <= 0 || w >= T - 1) return T * T;
+  let n = 0;
+  for (let i = 0; i < T; i++) n += Math.min(T - 1, i + w) - Math.max(0, i - w) + 1;
+  return n;
 }
 
 function flops(s: Shape): number {
@@ -94,8 +103,8 @@ function flops(s: Shape): number {
       const OH = Math.floor((s.H + 2 * s.pad - s.KH) / s.stride) + 1, OW = Math.floor((s.W + 2 * s.pad - s.KW) / s.stride) + 1;
       return 2 * s.OC * OH * OW * (s.C / s.groups) * s.KH * s.KW;
     }
-    // QKV projection, QKᵀ, softmax·V, output projection (softmax itself not counted).
-    case 'attention': return 2 * s.T * s.D * 3 * s.D + 4 * s.T * s.T * s.D + 2 * s.T * s.D * s.D;
+    // QKV projection, QKᵀ and softmax·V over the attended pairs, output projection (softmax itself not counted).
+    case 'attention': return 2 * s.T * s.D * 3 * s.D + 4 * attendedPairs(s.T, s.window) * s.D + 2 * s.T * s.D * s.D;
   }
 }
 
@@ -118,7 +127,7 @@ function modelShapes(bm: BenchModel): { shape: Shape; use: string; model: string
           const [OC, , KH, KW] = shapeOf(op.w);
           out.push({ shape: { kernel: 'conv2d', C: cur[0], H: cur[1], W: cur[2], OC, KH, KW, stride: op.stride ?? 1, pad: op.pad ?? 0, groups: op.groups ?? 1, act: ACT[op.act ?? 'none'] }, use: where, model });
         } else if (op.op === 'attention') {
-          out.push({ shape: { kernel: 'attention', T: cur[0], D: cur[1], heads: op.heads }, use: where, model });
+          out.push({ shape: { kernel: 'attention', T: cur[0], D: cur[1], heads: op.heads, window: op.window ?? 0 }, use: where, model });
         }
         cur = opOutputShape(op, cur, shapeOf);
       }
@@ -164,7 +173,7 @@ function prepare(kern: Kernels, s: Shape): () => void {
       k.linear_pack(wo, po, D, D);
       const out = kern.alloc(T * D * 4);
       const scratch = kern.alloc(k.attention_scratch_bytes(T, D, s.heads));
-      return () => k.attention(x, T, D, s.heads, pq, bqkv, po, bo, 0, out, scratch);
+      return () => k.attention(x, T, D, s.heads, pq, bqkv, po, bo, 0, s.window, out, scratch);
     }
   }
 }

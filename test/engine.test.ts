@@ -1,5 +1,6 @@
 // The engine end to end on small assembled models: every exit against the float64 reference, and splitting at every
 // layer k (1..k on one model instance, k+1..L on another, as device and cloud do) gives exactly the 1..L result.
+// The text model also comes with local attention (windows 1 and 2 in layers 1 and 2, global in layer 3).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EngineError, loadModelBytes, parseSpx, type Model } from '../src/index.js';
@@ -9,6 +10,7 @@ import { assertClose, randn, rng } from './util.js';
 
 const imageBytes = tinyImageModel();
 const textBytes = tinyTextModel();
+const windowedBytes = tinyTextModel(2, 3, [1, 2, 0]);
 
 function imageInputs(n: number, seed: number): Float32Array[] {
   const r = rng(seed);
@@ -27,6 +29,7 @@ const same = (a: Float32Array, b: Float32Array, what: string) => {
 for (const [kind, bytes, inputs] of [
   ['image', imageBytes, imageInputs(6, 11)],
   ['text', textBytes, tokenInputs(9, 12)],
+  ['windowed text', windowedBytes, tokenInputs(9, 13)],
 ] as const) {
   test(`${kind}: every exit matches the float64 reference`, async () => {
     const m = await loadModelBytes(bytes);
@@ -70,6 +73,23 @@ for (const [kind, bytes, inputs] of [
     }
   });
 }
+
+test('windowed text model: the windows are in the file and change the result (same weights as the global model)', async () => {
+  const file = parseSpx(windowedBytes);
+  assert.equal(file.header.layers.map((l) => l.ops.find((o) => o.op === 'attention')).map((o) => o?.op === 'attention' && o.window), [1, 2, 0]);
+  assert.ok(!new TextDecoder().decode(textBytes.subarray(16, 16 + new DataView(textBytes.buffer, textBytes.byteOffset).getUint32(8, true))).includes('window'));
+  const windowed = await loadModelBytes(windowedBytes), global = await loadModelBytes(textBytes);
+  // tokens 0 and 8 are 8 apart: beyond every window of layers 1–2, so the results must differ from global attention
+  const input = Int32Array.of(3, 41, 7, 19, 0, 33, 12, 48, 25);
+  const a = await windowed.exits(input), b = await global.exits(input);
+  for (let k = 0; k < 3; k++) {
+    assert.ok(a[k].probs.some((p, i) => Math.abs(p - b[k].probs[i]) > 1e-4), `exit ${k + 1} differs from the global model`);
+  }
+  // a single token sees only itself whatever the window: identical to the global model bit for bit
+  const one = Int32Array.of(17);
+  const c = await windowed.exits(one), d = await global.exits(one);
+  for (let k = 0; k < 3; k++) assert.equal(Array.from(c[k].probs), Array.from(d[k].probs), `T = 1, exit ${k + 1}`);
+});
 
 test('device step reads the activation back only when asked', async () => {
   const m = await loadModelBytes(imageBytes);

@@ -127,6 +127,52 @@ test('token model: round trip and variable-length shapes', () => {
   assert.is(f.header.layers[0].ops[2].op === 'layernorm' && f.header.layers[0].ops[2].eps, 1e-5);
 });
 
+test('attention window: absent means 0, kept out of files that do not set it, written and read back when set', () => {
+  const { header, tensors, bytes } = token();
+  const text = (b: Uint8Array) => splitFile(b).text;
+  // A file without `window` parses to window 0 and its bytes never mention it; re-encoding what was read is identical.
+  assert.not.ok(text(bytes).includes('window'));
+  const f = parseSpx(bytes);
+  const att = f.header.layers[0].ops[3];
+  assert.ok(att.op === 'attention' && att.window === 0, 'parsed window 0');
+  assert.equal(withHeader(bytes, () => {}), bytes);
+  // The writer writes `window` as given; the reader carries it through; scratch and shapes do not depend on it.
+  for (const win of [4, 1, 2 ** 28]) {
+    const h = structuredClone(header);
+    (h.layers[0].ops[3] as unknown as Record<string, unknown>).window = win;
+    const b = writeSpx(h, tensors);
+    assert.ok(text(b).includes(`"window":${win}`), `window ${win} in the header text`);
+    const g = parseSpx(b);
+    const op = g.header.layers[0].ops[3];
+    assert.ok(op.op === 'attention' && op.window === win, `window ${win} read back`);
+    assert.equal(g.shapes, f.shapes, `window ${win}: shapes and scratch unchanged`);
+    // parsed header → writer → reader keeps it (the parsed ops carry every default explicitly)
+    const again = parseSpx(writeSpx(g.header, tensors));
+    assert.equal(again.header.layers, g.header.layers);
+    assert.equal(withHeader(b, () => {}), b);
+  }
+  // An explicit 0 is valid and means global.
+  const z = parseSpx(withHeader(bytes, (h) => { h.layers[0].ops[3].window = 0; })).header.layers[0].ops[3];
+  assert.ok(z.op === 'attention' && z.window === 0);
+});
+
+test('attention window: anything but an integer ≥ 0 is BAD_HEADER naming the op; past 2^28 is TOO_LARGE', () => {
+  const { bytes } = token();
+  const where = "layer 1 op 4 \\(attention\\): field 'window'";
+  const cases: [unknown, string][] = [
+    [-1, `${where}: expected an integer ≥ 0, got -1`],
+    [1.5, `${where}: expected an integer ≥ 0, got 1.5`],
+    ['3', `${where}: expected an integer, got "3"`],
+    [null, `${where}: expected an integer, got null`],
+    [true, `${where}: expected an integer, got true`],
+    [[2], `${where}: expected an integer, got an array`],
+  ];
+  for (const [v, msg] of cases) {
+    expectError('BAD_HEADER', withHeader(bytes, (h) => { h.layers[0].ops[3].window = v; }), new RegExp(`^${msg}$`), `window ${JSON.stringify(v)}`);
+  }
+  expectError('TOO_LARGE', withHeader(bytes, (h) => { h.layers[0].ops[3].window = 2 ** 28 + 1; }), /layer 1 op 4 \(attention\): field 'window'/);
+});
+
 test('any minor version is accepted; unknown header fields and op fields are kept', () => {
   const { bytes } = image();
   const b = withHeader(bytes, (h) => { h.futureField = { x: 1 }; h.layers[0].ops[0].hint = 'fast'; });

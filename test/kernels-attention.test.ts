@@ -1,6 +1,7 @@
 // Multi-head self-attention WASM kernel vs the float64 reference over T = 1, 2, 5, 17, 33, D = 4…64 and every head
-// count dividing D, with and without key masks; plus properties the reference cannot fake: a hidden key's token
-// cannot influence other rows, an all-ones mask equals no mask bit for bit, and scratch garbage never leaks in.
+// count dividing D, with and without key masks, and with sliding windows; plus properties the reference cannot fake:
+// a hidden key's token (or one outside a query's window) cannot influence that row, an all-ones mask equals no mask
+// bit for bit, a window covering the sequence equals global attention bit for bit, and scratch garbage never leaks in.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadKernels, type Kernels } from '../src/wasm/runtime.js';
@@ -27,7 +28,8 @@ function pack(w: Float32Array, K: number, N: number): number {
 }
 
 /** Runs the kernel with NaN-poisoned output and scratch, guard zones around both. */
-function runAttention(x: Float32Array, T: number, D: number, heads: number, w: Weights, mask: Uint8Array | null): Float32Array {
+function runAttention(x: Float32Array, T: number, D: number, heads: number, w: Weights, mask: Uint8Array | null,
+  window = 0): Float32Array {
   const mark = kern.mark();
   try {
     const px = kern.putF32(x);
@@ -46,7 +48,7 @@ function runAttention(x: Float32Array, T: number, D: number, heads: number, w: W
     const sBase = kern.alloc(sBytes + 64);
     kern.f32(sBase, sBytes / 4).fill(NaN);
     kern.u8(sBase + sBytes, 64).fill(0xa5);
-    kern.k.attention(px, T, D, heads, pq, pbq, po, pbo, pm, outBase + GUARD * 4, sBase);
+    kern.k.attention(px, T, D, heads, pq, pbq, po, pbo, pm, window, outBase + GUARD * 4, sBase);
     assert.ok(kern.u8(sBase + sBytes, 64).every((v) => v === 0xa5), 'attention stays inside its scratch');
     const v = kern.f32(outBase, n + 2 * GUARD);
     for (let i = 0; i < GUARD; i++) {
@@ -149,6 +151,140 @@ test('attention: a single visible key copies its value projection; every key hid
   }
   const none = runAttention(x, T, D, heads, w, new Uint8Array(T));
   for (let t = 0; t < T; t++) assert.equal(Array.from(none.subarray(t * D, (t + 1) * D)), Array.from(w.bo), 'all hidden → bo');
+});
+
+const rowsOf = (y: Float32Array, t: number, D: number) => Array.from(y.subarray(t * D, (t + 1) * D));
+const maskText = (m: Uint8Array | null) => (m ? Array.from(m, (v) => (v ? 1 : 0)).join('') : 'none');
+
+test('windowed attention vs reference: T × D × heads × window, no mask and random masks', () => {
+  const r = rng(36);
+  let cases = 0;
+  for (const [D, heads] of [[4, 1], [4, 4], [8, 2], [12, 3], [20, 4], [36, 4], [64, 2]]) {
+    const w = weights(r, D);
+    for (const T of [1, 2, 3, 5, 17, 33, 64]) {
+      const x = randn(r, T * D);
+      const windows = [...new Set([1, 2, 3, 7, T - 1, T + 5])].filter((v) => v > 0);
+      for (const win of windows) {
+        for (const mask of [null, randomMask(r, T)]) {
+          check(runAttention(x, T, D, heads, w, mask, win), refAttention(x, T, D, heads, w.wqkv, w.bqkv, w.wo, w.bo, mask, win),
+            `T=${T} D=${D} heads=${heads} window=${win} mask=${maskText(mask)}`);
+          cases++;
+        }
+      }
+    }
+  }
+  assert.ok(cases > 300, `${cases} cases`);
+});
+
+test('windowed attention: the reference it is checked against really differs from global attention', () => {
+  // Guards the test above against a reference (or kernel) that ignores the window.
+  const r = rng(37);
+  const D = 12, heads = 3, T = 17;
+  const w = weights(r, D);
+  const x = randn(r, T * D);
+  const g = refAttention(x, T, D, heads, w.wqkv, w.bqkv, w.wo, w.bo, null);
+  const l = refAttention(x, T, D, heads, w.wqkv, w.bqkv, w.wo, w.bo, null, 2);
+  assert.ok(relError(l, g) > 1e-2, `window 2 vs global: ${relError(l, g)}`);
+  assert.ok(relError(runAttention(x, T, D, heads, w, null, 2), g) > 1e-2);
+});
+
+test('window 0 is global attention; a window of T − 1 or more equals it bit for bit', () => {
+  // Bit for bit, not within a tolerance: with every row's range the whole sequence the windowed path softmaxes the
+  // same T scores with the same routine and sums the context over the same keys in the same order.
+  const r = rng(38);
+  for (const [T, D, heads] of [[2, 4, 1], [5, 12, 3], [8, 8, 2], [17, 36, 4], [33, 20, 2]]) {
+    const w = weights(r, D);
+    const x = randn(r, T * D);
+    for (const mask of [null, randomMask(r, T)]) {
+      const global = runAttention(x, T, D, heads, w, mask);
+      assert.equal(runAttention(x, T, D, heads, w, mask, 0), global, `T=${T} window 0`);
+      for (const win of [T - 1, T, T + 5, 2 ** 28, 2 ** 31 - 1]) {
+        assert.equal(runAttention(x, T, D, heads, w, mask, win), global, `T=${T} window ${win} mask=${maskText(mask)}`);
+      }
+      // A negative window (the host never passes one) is global too, not a crash.
+      assert.equal(runAttention(x, T, D, heads, w, mask, -3), global, `T=${T} window −3`);
+    }
+  }
+});
+
+test('window 0 gives exactly the outputs of the kernel before windows existed', () => {
+  // FNV-1a over the f32 bits of the outputs, recorded from the attention kernel of the commit before the window
+  // parameter was added (assembly/ at e3f0a00). Existing models must run bit for bit as before; an intended change
+  // of the summation order has to update these.
+  const expected = ['d25b3670', '28af9f59', '7adf67a7', '3bb47fae', '6883cd10', '76e28255', 'eddf3be5', '8892b7f1'];
+  const r = rng(39);
+  const got: string[] = [];
+  for (const [T, D, heads] of [[2, 8, 2], [5, 12, 3], [17, 36, 4], [33, 64, 2]]) {
+    const w = weights(r, D);
+    const x = randn(r, T * D);
+    for (const mask of [null, randomMask(r, T)]) got.push(fnv(runAttention(x, T, D, heads, w, mask, 0)));
+  }
+  assert.equal(got, expected);
+});
+
+function fnv(a: Float32Array): string {
+  let h = 0x811c9dc5;
+  for (const b of new Uint8Array(a.buffer, a.byteOffset, a.byteLength)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
+test('a key outside a query\'s window cannot influence that row; inside it does', () => {
+  const r = rng(40);
+  for (const [T, D, heads, win, j] of [[17, 8, 2, 3, 13], [33, 12, 3, 5, 4], [9, 36, 4, 1, 0], [64, 20, 4, 7, 63]]) {
+    const w = weights(r, D);
+    const x = randn(r, T * D);
+    for (const mask of [null, randomMask(r, T)]) {
+      const a = runAttention(x, T, D, heads, w, mask, win);
+      const x2 = x.slice();
+      for (let d = 0; d < D; d++) x2[j * D + d] += 3 + 5 * r.normal(); // rewrite token j
+      const b = runAttention(x2, T, D, heads, w, mask, win);
+      for (let i = 0; i < T; i++) {
+        const what = `T=${T} window=${win} key ${j} row ${i} mask=${maskText(mask)}`;
+        if (Math.abs(i - j) > win) assert.equal(rowsOf(b, i, D), rowsOf(a, i, D), what);
+        else if (i === j || !mask || mask[j]) assert.not.equal(rowsOf(b, i, D), rowsOf(a, i, D), what);
+      }
+    }
+  }
+});
+
+test('window with masks: a row sees itself when visible; a row whose whole window is hidden gives bo', () => {
+  const r = rng(41);
+  const D = 12, heads = 3, T = 9, win = 2;
+  const w = weights(r, D);
+  const x = randn(r, T * D);
+  // keys 0..2 and 6 visible: rows 5..8 (windows [3, 7], [4, 8], [5, 8], [6, 8]) see key 6 alone, row 6 itself;
+  // row 4 ([2, 6]) sees keys 2 and 6
+  const mask = new Uint8Array([1, 1, 1, 0, 0, 0, 1, 0, 0]);
+  const y = runAttention(x, T, D, heads, w, mask, win);
+  check(y, refAttention(x, T, D, heads, w.wqkv, w.bqkv, w.wo, w.bo, mask, win), 'window + mask');
+  // rows 5, 6, 7, 8 see key 6 alone, so they are equal (and copy token 6's value projection through wo)
+  for (const t of [5, 7, 8]) assert.equal(rowsOf(y, t, D), rowsOf(y, 6, D), `row ${t} = row 6`);
+  const only6 = new Uint8Array(T); only6[6] = 1;
+  assertClose(y.subarray(6 * D, 7 * D), runAttention(x, T, D, heads, w, only6).subarray(0, D), 1e-6, 1e-7, 'row 6 = key 6 alone');
+  // hide key 6 too: rows 5..8 see nothing → bo exactly; rows 0..4 still see keys 0..2
+  const m2 = mask.slice(); m2[6] = 0;
+  const y2 = runAttention(x, T, D, heads, w, m2, win);
+  for (const t of [5, 6, 7, 8]) assert.equal(rowsOf(y2, t, D), Array.from(w.bo), `row ${t} → bo`);
+  check(y2, refAttention(x, T, D, heads, w.wqkv, w.bqkv, w.wo, w.bo, m2, win), 'window + mask, empty windows');
+});
+
+test('windowed attention: sharp scores stay accurate', () => {
+  const r = rng(42);
+  const D = 12, heads = 3, T = 33;
+  const w = weights(r, D);
+  for (let i = 0; i < w.wqkv.length; i++) w.wqkv[i] *= 6;
+  const x = randn(r, T * D);
+  for (const m of [null, randomMask(r, T)]) {
+    for (const win of [1, 4]) {
+      const y = runAttention(x, T, D, heads, w, m, win);
+      const e = refAttention(x, T, D, heads, w.wqkv, w.bqkv, w.wo, w.bo, m, win);
+      // Scores in the hundreds make a probability shared by two or three keys sensitive to the f32 rounding of
+      // their scores (a few ulps of a 270 score move it by ~1e-5): an element can be off by ~1e-6 of the largest
+      // output, so the element-wise bound is looser than check()'s; the norm-wise error keeps check()'s 1e-6.
+      assertClose(y, e, 1e-4, 4e-6 * maxAbs(e), `sharp window ${win}`);
+      assert.ok(relError(y, e) <= 1e-6, `sharp window ${win}: relError ${relError(y, e)}`);
+    }
+  }
 });
 
 test('attention_scratch_bytes grows with T and D', () => {

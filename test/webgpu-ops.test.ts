@@ -300,7 +300,7 @@ if (!ctx) {
     assert.throws(() => checkIds(new Int32Array(9), 5, 8), (e: unknown) => e instanceof WebGpuError);
   });
 
-  test('attention (heads, masks, T = 1)', async () => {
+  test('attention (heads, masks, windows, T = 1)', async () => {
     const r = rng(1010);
     // T, D, heads, hidden keys
     const cases: [number, number, number, number][] = [[1, 8, 1, 0], [5, 16, 2, 0], [13, 32, 4, 4], [32, 64, 4, 0], [7, 24, 3, 2], [70, 16, 2, 9]];
@@ -309,14 +309,46 @@ if (!ctx) {
       const wo = randn(r, D * D, 1 / Math.sqrt(D)), bo = randn(r, D, 0.1);
       // Hide the last `hidden` keys, as a padded sequence would.
       const mask = hidden ? Uint8Array.from({ length: T }, (_, j) => (j < T - hidden ? 1 : 0)) : null;
-      const exp = refAttention(x, T, D, heads, wqkv, bqkv, wo, bo, mask);
       const bufs = [up(x), up(wqkv), up(bqkv), up(wo), up(bo)];
       const maskBuf = mask ? g.upload(Uint32Array.from(mask)) : null;
-      const o = outBuf(g, T * D);
-      attention(g, { x: bufs[0], wqkv: bufs[1], bqkv: bufs[2], wo: bufs[3], bo: bufs[4], mask: maskBuf, out: o.buf, T, D, heads });
-      const what = `T=${T} D=${D} heads=${heads} hidden=${hidden}`;
-      check('attention', await o.read(what), exp, what);
+      let global: Float32Array | undefined;
+      // window 0 is global; 40 on T = 70 spans more than one 64-thread stride; T + 5 covers the whole sequence
+      for (const window of [...new Set([0, 1, 3, 40, T - 1, T + 5])].filter((v) => v >= 0)) {
+        const exp = refAttention(x, T, D, heads, wqkv, bqkv, wo, bo, mask, window);
+        const o = outBuf(g, T * D);
+        attention(g, { x: bufs[0], wqkv: bufs[1], bqkv: bufs[2], wo: bufs[3], bo: bufs[4], mask: maskBuf, out: o.buf, T, D, heads, window });
+        const what = `T=${T} D=${D} heads=${heads} hidden=${hidden} window=${window}`;
+        const got = await o.read(what);
+        check('attention', got, exp, what);
+        // A window of T − 1 or more runs the global loops over the same keys in the same order: bit for bit.
+        if (window === 0) global = got;
+        else if (window >= T - 1) assert.equal(Array.from(got), Array.from(global!), `${what}: equals global`);
+      }
       free(...bufs, ...(maskBuf ? [maskBuf] : []));
+    }
+  });
+
+  test('attention: a key outside a query\'s window cannot influence that row', async () => {
+    const r = rng(1012);
+    const T = 21, D = 16, heads = 2, window = 4, j = 15;
+    const x = randn(r, T * D), wqkv = randn(r, 3 * D * D, 1 / Math.sqrt(D)), bqkv = randn(r, 3 * D, 0.1);
+    const wo = randn(r, D * D, 1 / Math.sqrt(D)), bo = randn(r, D, 0.1);
+    const run = async (xs: Float32Array) => {
+      const bufs = [up(xs), up(wqkv), up(bqkv), up(wo), up(bo)];
+      const o = outBuf(g, T * D);
+      attention(g, { x: bufs[0], wqkv: bufs[1], bqkv: bufs[2], wo: bufs[3], bo: bufs[4], out: o.buf, T, D, heads, window });
+      const y = await o.read('perturb');
+      free(...bufs);
+      return y;
+    };
+    const a = await run(x);
+    const x2 = x.slice();
+    for (let d = 0; d < D; d++) x2[j * D + d] += 3 + 5 * r.normal();
+    const b = await run(x2);
+    for (let i = 0; i < T; i++) {
+      const row = (y: Float32Array) => Array.from(y.subarray(i * D, (i + 1) * D));
+      if (Math.abs(i - j) > window) assert.equal(row(b), row(a), `row ${i} unchanged`);
+      else assert.not.equal(row(b), row(a), `row ${i} moved`);
     }
   });
 
@@ -443,6 +475,8 @@ if (!ctx) {
     assert.throws(() => conv2d(g, { x: small, w: small, out: g.dummy, C: 1, H: 2, W: 2, OC: 1, KH: 3, KW: 3 }), isBad);
     assert.throws(() => maxpool2d(g, { x: small, out: g.dummy, C: 1, H: 2, W: 2, k: 2, pad: 2 }), isBad);
     assert.throws(() => attention(g, { x: small, wqkv: small, wo: small, out: g.dummy, T: 1, D: 6, heads: 4 }), isBad);
+    assert.throws(() => attention(g, { x: small, wqkv: small, wo: small, out: g.dummy, T: 1, D: 1, heads: 1, window: -1 }), isBad);
+    assert.throws(() => attention(g, { x: small, wqkv: small, wo: small, out: g.dummy, T: 1, D: 1, heads: 1, window: 1.5 }), isBad);
     assert.throws(() => quantizeI8(g, { x: small, q: g.dummy, n: 4, scale: 0, zeroPoint: 0 }), isBad);
     assert.throws(() => quantizeI8(g, { x: small, q: g.dummy, n: 4, scale: 1, zeroPoint: 300 }), isBad);
     assert.throws(() => g.alloc(g.limits.maxStorageBufferBindingSize + 4), isBad);
@@ -456,6 +490,8 @@ if (!ctx) {
     ['image', tinyImageModel(), (r: ReturnType<typeof rng>) => randn(r, 3 * 13 * 11)],
     // Lengths 1..maxLen (9), both sides of the linear op's GEMV/GEMM switch at M = 8.
     ['text', tinyTextModel(), (r: ReturnType<typeof rng>, i: number) => Int32Array.from({ length: [1, 9, 6, 8, 3][i % 5] }, () => r.int(0, 50))],
+    // Local attention in layers 1 and 2 (windows 1 and 2), global in layer 3.
+    ['windowed text', tinyTextModel(2, 3, [1, 2, 0]), (r: ReturnType<typeof rng>, i: number) => Int32Array.from({ length: [9, 1, 6, 8, 3][i % 5] }, () => r.int(0, 50))],
   ] as const;
 
   for (const [kind, bytes, makeInput] of models) {

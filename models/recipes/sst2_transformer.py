@@ -5,10 +5,11 @@
 
 Writes checkpoints to models/recipes/work/ (git-ignored) and the deliverables to models/sst2-transformer/.
 Every layer is expressed with the engine's ops (docs/FORMAT.md):
-    layer k:  [embed]  save r · layernorm · attention · add r · save r · layernorm · linear(gelu) · linear · add r
+    layer k:  [embed]  save r · layernorm · attention(window w_k) · add r · save r · layernorm · linear(gelu) · linear · add r
     exit k:   seqfirst · layernorm · linear(gelu) · linear → 2
-The exits read only the [CLS] token that the tokenizer prepends, so an early exit has seen the sentence only
-through k rounds of attention; with sub-word units (BPE trained on SST-2 train) that is what makes depth matter.
+The exits read only the [CLS] token that the tokenizer prepends, and layers 1-4 attend locally (w = 2, 4, 8, 16; 5-6
+are global), so an early exit has seen only the start of the sentence: that is what makes depth matter. Training
+has two stages (every phrase, then the long phrases only); see models/sst2-transformer/README.md.
 """
 from __future__ import annotations
 
@@ -35,10 +36,14 @@ OUT_DIR = os.path.normpath(os.path.join(HERE, '..', 'sst2-transformer'))
 NAME = 'sst2-transformer'
 CLASSES = ['negative', 'positive']
 
-# The shipped configuration (run "D" of the model card); the alternatives tried are flags.
-DEFAULTS = dict(vocab=2048, max_len=64, d=64, heads=4, ffn=256, layers=6, head_hidden=64, dropout=0.1,
-                epochs=1, batch=64, lr=2e-3, wd=0.05, warmup=300, exit_weighting='ones', distill=0.0,
-                mlm_epochs=0, seed=1, log_every=0, detach_exits=1, run='sst2_transformer', tok_drop=0.1)
+# The shipped configuration (runs "X2" then "F2" of the model card); the alternatives tried are flags.
+# windows: local attention (±2, ±4, ±8, ±16 positions) in layers 1-4, global in 5-6, so [CLS] sees more with depth.
+# Stage 2 (finetune_*): continue on the training phrases of ≥ finetune_min_len tokens (dev holds whole sentences).
+DEFAULTS = dict(vocab=2048, max_len=64, d=64, heads=4, ffn=256, layers=6, head_hidden=64, dropout=0.15,
+                epochs=2, batch=64, lr=2e-3, wd=0.05, warmup=300, exit_weighting='ones', distill=0.0,
+                mlm_epochs=0, seed=1, log_every=0, detach_exits=1, run='sst2_transformer', tok_drop=0.2,
+                windows='2,4,8,16,0,0', ema=0.0, init='', min_len=0,
+                finetune_min_len=15, finetune_epochs=1, finetune_lr=5e-4, finetune_warmup=50)
 
 
 # ----------------------------------------------------------------------------------------------- model
@@ -54,7 +59,7 @@ class Attention(nn.Module):
         nn.init.xavier_uniform_(self.in_proj_weight)
         nn.init.zeros_(self.out_proj.bias)
 
-    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None, window: int = 0) -> torch.Tensor:
         b, t, d = x.shape
         h = self.heads
         qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
@@ -63,15 +68,33 @@ class Attention(nn.Module):
         k = k.reshape(b, t, h, d // h).transpose(1, 2)
         v = v.reshape(b, t, h, d // h).transpose(1, 2)
         s = q @ k.transpose(-1, -2)
+        hide = None
         if key_mask is not None:  # [b, t] True where the key is padding
-            s = s.masked_fill(key_mask[:, None, None, :], float('-inf'))
+            hide = key_mask[:, None, None, :]
+        if window > 0:
+            band = band_outside(t, window)[None, None]
+            if hide is None:
+                hide = band
+            else:
+                # A padding query row may see only padding keys inside its window: let every row see itself, so no
+                # row is all -inf (NaN would reach real rows through 0·NaN in the next layer). Real rows unaffected.
+                hide = (hide | band) & ~torch.eye(t, dtype=torch.bool)[None, None]
+        if hide is not None:
+            s = s.masked_fill(hide, float('-inf'))
         a = torch.softmax(s, dim=-1) @ v
         return self.out_proj(a.transpose(1, 2).reshape(b, t, d))
 
 
+def band_outside(t: int, window: int) -> torch.Tensor:
+    """[t, t] True where key j is farther than `window` positions from query i."""
+    idx = torch.arange(t)
+    return (idx[None, :] - idx[:, None]).abs() > window
+
+
 class Block(nn.Module):
-    def __init__(self, d: int, heads: int, ffn: int, dropout: float):
+    def __init__(self, d: int, heads: int, ffn: int, dropout: float, window: int = 0):
         super().__init__()
+        self.window = window
         self.ln1 = nn.LayerNorm(d)
         self.attn = Attention(d, heads)
         self.ln2 = nn.LayerNorm(d)
@@ -80,7 +103,7 @@ class Block(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x, key_mask):
-        x = x + self.drop(self.attn(self.ln1(x), key_mask))
+        x = x + self.drop(self.attn(self.ln1(x), key_mask, self.window))
         return x + self.drop(self.fc2(self.drop(F.gelu(self.fc1(self.ln2(x))))))
 
 
@@ -101,6 +124,12 @@ class Exit(nn.Module):
         return self.fc2(F.gelu(self.fc1(c)) if self.fc1 is not None else c)
 
 
+def layer_windows(cfg) -> List[int]:
+    """Per-layer attention window (0 = global) from cfg['windows'] = "w1,w2,…" (empty: all global)."""
+    ws = [int(v) for v in cfg.get('windows', '').split(',') if v.strip() != '']
+    return (ws + [0] * cfg['layers'])[:cfg['layers']]
+
+
 class MultiExitEncoder(nn.Module):
     def __init__(self, cfg: dict):
         super().__init__()
@@ -111,7 +140,9 @@ class MultiExitEncoder(nn.Module):
         nn.init.normal_(self.tok.weight, std=0.02)
         nn.init.normal_(self.pos, std=0.02)
         self.drop = nn.Dropout(cfg['dropout'])
-        self.blocks = nn.ModuleList(Block(d, cfg['heads'], cfg['ffn'], cfg['dropout']) for _ in range(cfg['layers']))
+        windows = layer_windows(cfg)
+        self.blocks = nn.ModuleList(Block(d, cfg['heads'], cfg['ffn'], cfg['dropout'], windows[k])
+                                    for k in range(cfg['layers']))
         early = cfg.get('early_head_hidden', -1)
         self.exits = nn.ModuleList(
             Exit(d, cfg['head_hidden'] if early < 0 or k == cfg['layers'] - 1 else early, len(CLASSES))
@@ -258,6 +289,13 @@ def mlm_pretrain(model, texts_ids: List[List[int]], cfg, log):
         log(f'mlm epoch {ep + 1}: loss {tot / max(1, step - ep * (total // cfg["mlm_epochs"])):.3f} ({time.time() - t0:.0f}s)')
 
 
+def swapped(model, state):
+    """A copy of model with the given weights (for evaluating the EMA without disturbing training)."""
+    m = MultiExitEncoder(model.cfg)
+    m.load_state_dict(state)
+    return m
+
+
 def train(cfg, resume=False, log=print):
     torch.manual_seed(cfg['seed'])
     rng = random.Random(cfg['seed'])
@@ -266,6 +304,10 @@ def train(cfg, resume=False, log=print):
     dev = read_sst2(DEFAULT_DATA_DIR, 'dev')
     tr_ids = [tok.encode(s.text) for s in tr]
     tr_y = [s.label for s in tr]
+    if cfg['min_len'] > 0:  # train on the longer phrases only (closer to dev's whole sentences)
+        keep = [i for i, x in enumerate(tr_ids) if len(x) >= cfg['min_len']]
+        tr_ids, tr_y = [tr_ids[i] for i in keep], [tr_y[i] for i in keep]
+        log(f'{len(tr_ids):,} training phrases of ≥ {cfg["min_len"]} tokens')
     dev_ids = [tok.encode(s.text) for s in dev]
     dev_y = [s.label for s in dev]
     model = MultiExitEncoder(cfg)
@@ -280,11 +322,20 @@ def train(cfg, resume=False, log=print):
         opt.load_state_dict(st['opt'])
         start_ep, history = st['epoch'], st['history']
         log(f'resumed after epoch {start_ep}')
+    elif cfg['init']:  # fine-tune: start from another run's weights (fresh optimizer and schedule)
+        model.load_state_dict(torch.load(os.path.join(WORK, cfg['init'] + '.pt'))['model'])
+        log(f'initialized from {cfg["init"]}')
     elif cfg['mlm_epochs'] > 0:
         extra = [tok.encode(s.text) for w in ('imdb', 'yelp', 'amazon') for s in read_kotzias(DEFAULT_DATA_DIR, w)]
         mlm_pretrain(model, tr_ids + extra, cfg, log)
         opt = make_opt(model, cfg)
     w = exit_weights(cfg)
+    # Exponential moving average of the weights (0 = off): evaluated and saved in place of the raw weights, which
+    # keep training (the checkpoint's 'raw' entry, used by --resume).
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if cfg['ema'] > 0 else None
+    if ema is not None and resume and os.path.exists(ckpt) and 'raw' in st:
+        ema = {k: v.clone() for k, v in st['model'].items()}
+        model.load_state_dict(st['raw'])
     steps_per_ep = math.ceil(len(tr_ids) / cfg['batch'])
     total = cfg['epochs'] * steps_per_ep
     for ep in range(start_ep, cfg['epochs']):
@@ -309,20 +360,34 @@ def train(cfg, resume=False, log=print):
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
+            if ema is not None:
+                with torch.no_grad():
+                    for k, v in model.state_dict().items():
+                        if v.dtype.is_floating_point:
+                            ema[k].mul_(cfg['ema']).add_(v, alpha=1 - cfg['ema'])
             tot += float(loss)
             step += 1
             if cfg['log_every'] and step % cfg['log_every'] == 0:
                 mid = evaluate(model, dev_ids, dev_y)
+                if ema is not None:
+                    mid_e = evaluate(swapped(model, ema), dev_ids, dev_y)
+                    log('  ema ' + ' '.join(f'{r["accuracy"] * 100:.1f}' for r in mid_e))
                 model.train()
                 log(f'  step {step}: dev ' + ' '.join(f'{r["accuracy"] * 100:.1f}' for r in mid)
                     + f' ({time.time() - t0:.0f}s)')
+        raw = None
+        if ema is not None:
+            raw = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            model.load_state_dict(ema)
         res = evaluate(model, dev_ids, dev_y)
         history.append({'epoch': ep + 1, 'loss': tot / steps_per_ep, 'dev': [round(r['accuracy'], 4) for r in res],
                         'seconds': round(time.time() - t0, 1)})
         accs = ' '.join(f'{r["accuracy"] * 100:.1f}' for r in res)
         log(f'epoch {ep + 1}: loss {tot / steps_per_ep:.4f} dev {accs} ({time.time() - t0:.0f}s)')
         torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'epoch': ep + 1, 'history': history,
-                    'cfg': cfg}, ckpt)
+                    'cfg': cfg, **({'raw': raw} if raw is not None else {})}, ckpt)
+        if raw is not None:
+            model.load_state_dict(raw)
     log(f'training time {time.time() - t_start:.0f}s')
     return model, tok, history
 
@@ -397,14 +462,18 @@ def refit_heads(cfg_hidden: int, run: str, epochs: int = 8, log=print):
 # ----------------------------------------------------------------------------------------------- export
 def spx_graph(cfg, hidden: List[int]) -> tuple[list, list]:
     layers, exits = [], []
+    windows = layer_windows(cfg)
     for k in range(cfg['layers']):
         p = f'block{k + 1}.'
         ops = [{'op': 'embed', 'tok': 'embed.tok', 'pos': 'embed.pos'}] if k == 0 else []
+        attn = {'op': 'attention', 'heads': cfg['heads'], 'wqkv': p + 'attn.wqkv', 'bqkv': p + 'attn.bqkv',
+                'wo': p + 'attn.wo', 'bo': p + 'attn.bo'}
+        if windows[k] > 0:
+            attn['window'] = windows[k]
         ops += [
             {'op': 'save', 'name': 'r'},
             {'op': 'layernorm', 'g': p + 'ln1.g', 'b': p + 'ln1.b', 'eps': 1e-5},
-            {'op': 'attention', 'heads': cfg['heads'], 'wqkv': p + 'attn.wqkv', 'bqkv': p + 'attn.bqkv',
-             'wo': p + 'attn.wo', 'bo': p + 'attn.bo'},
+            attn,
             {'op': 'add', 'name': 'r'},
             {'op': 'save', 'name': 'r'},
             {'op': 'layernorm', 'g': p + 'ln2.g', 'b': p + 'ln2.b', 'eps': 1e-5},
@@ -462,16 +531,29 @@ def eval_batch1(model, tok, texts_labels):
             for k in range(L)]
 
 
-def card_stats(cfg, mean_len: float) -> dict:
-    """FLOPs (a multiply-add = 2) per layer and exit at sequence length T, activation bytes at each split point."""
-    D, H, Fh, E, T = cfg['d'], cfg['heads'], cfg['ffn'], cfg['head_hidden'], mean_len
+def attended_pairs(T: int, window: int) -> int:
+    """Number of (query, key) pairs attention scores at length T: T² when global, fewer inside a window."""
+    if window <= 0 or window >= T - 1:
+        return T * T
+    return sum(min(T - 1, i + window) - max(0, i - window) + 1 for i in range(T))
+
+
+def card_stats(cfg, lens: List[int]) -> dict:
+    """FLOPs (a multiply-add = 2) of every layer and exit, averaged over the given sequence lengths (windowed layers
+    score fewer pairs), and activation bytes at each split point at the mean length."""
+    D, H, Fh, E = cfg['d'], cfg['heads'], cfg['ffn'], cfg['head_hidden']
+    T = sum(lens) / len(lens)
     ln = 8 * T * D
-    attn = 2 * T * D * 3 * D + 2 * T * T * D * 2 + 5 * H * T * T + 2 * T * D * D
+    proj = 2 * T * D * 3 * D + 2 * T * D * D
     mlp = 2 * T * D * Fh * 2 + 8 * T * Fh
-    block = 2 * ln + attn + mlp + 2 * T * D
+    attn = []
+    for w in layer_windows(cfg):
+        pairs = sum(attended_pairs(t, w) for t in lens) / len(lens)
+        attn.append(proj + 2 * pairs * D * 2 + 5 * H * pairs)  # q·k and p·v over dh per head, softmax
+    blocks = [2 * ln + a + mlp + 2 * T * D for a in attn]
     exit_ = 8 * D + 2 * D * E + 8 * E + 2 * E * 2 + 5 * 2
-    return {'T': T, 'embedFlops': T * D, 'blockFlops': block, 'exitFlops': exit_,
-            'attentionFlops': attn, 'mlpFlops': mlp,
+    return {'T': T, 'embedFlops': T * D, 'blockFlops': blocks, 'exitFlops': exit_,
+            'attentionFlops': attn, 'mlpFlops': mlp, 'windows': layer_windows(cfg),
             'splitBytesPerToken': {'f32': 4 * D, 'int8': D},  # + 4 bytes of scale per token row for int8
             'splitBytesAtMean': {'f32': 4 * D * T, 'int8': D * T + 4 * T},
             'inputBytesPerToken': 4}
@@ -565,19 +647,23 @@ def write_card_tables(model, tok, ev, f32_res, q_res, path):
     dev = read_sst2(DEFAULT_DATA_DIR, 'dev')
     lens = [len(tok.encode(s.text)) for s in dev]
     T = sum(lens) / len(lens)
-    st = card_stats(cfg, T)
+    st = card_stats(cfg, lens)
     ev['costs'] = {'meanDevTokens': T, 'flopsPerLayer': st['blockFlops'], 'flopsPerExit': st['exitFlops'],
                    'flopsEmbed': st['embedFlops'], 'splitBytesPerToken': st['splitBytesPerToken'],
-                   'note': 'FLOPs at the mean sst2:dev length (a multiply-add = 2); every split point carries [T, D]'}
+                   'attentionWindows': st['windows'],
+                   'note': 'FLOPs averaged over the sst2:dev lengths (a multiply-add = 2); every split point carries [T, D]'}
     lines = [f'Mean dev length T = {T:.2f} tokens ([CLS] included), max {max(lens)}, '
              f'{sum(l == cfg["max_len"] for l in lens)} of {len(lens)} truncated to {cfg["max_len"]}.', '',
-             '| split after | layer FLOPs (T) | cumulative device FLOPs incl. exits | exit FLOPs | bytes sent f32 / token '
-             '| int8 / token | f32 at mean T | int8 at mean T |', '|---|---|---|---|---|---|---|---|']
+             '| split after | attention window | layer FLOPs | cumulative device FLOPs incl. exits | exit FLOPs '
+             '| bytes sent f32 / token | int8 / token | f32 at mean T | int8 at mean T |',
+             '|---|---|---|---|---|---|---|---|---|']
     cum = st['embedFlops']
-    lines.append(f'| 0 (input ids) | – | 0 | – | 4 | 4 | {4 * T:.0f} | {4 * T:.0f} |')
+    lines.append(f'| 0 (input ids) | – | – | 0 | – | 4 | 4 | {4 * T:.0f} | {4 * T:.0f} |')
     for k in range(L):
-        cum += st['blockFlops'] + st['exitFlops']
-        lines.append(f'| {k + 1} | {st["blockFlops"] / 1e6:.3f} M | {cum / 1e6:.3f} M | {st["exitFlops"] / 1e3:.1f} k '
+        cum += st['blockFlops'][k] + st['exitFlops']
+        w = st['windows'][k]
+        lines.append(f'| {k + 1} | {f"±{w}" if w > 0 else "global"} | {st["blockFlops"][k] / 1e6:.3f} M '
+                     f'| {cum / 1e6:.3f} M | {st["exitFlops"] / 1e3:.1f} k '
                      f'| {st["splitBytesPerToken"]["f32"]} | {st["splitBytesPerToken"]["int8"]} (+4 scale) '
                      f'| {st["splitBytesAtMean"]["f32"]:.0f} | {st["splitBytesAtMean"]["int8"]:.0f} |')
     lines += ['', '| stream | n | ' + ' | '.join(f'exit {k + 1}' for k in range(L)) + ' |',
@@ -591,6 +677,17 @@ def write_card_tables(model, tok, ev, f32_res, q_res, path):
               f'stats: {json.dumps(st)}']
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
+
+
+def training_stages(cfg) -> List[dict]:
+    """Stage 1 trains cfg['run'] + '-base' on every phrase; stage 2 fine-tunes it into cfg['run'] on the long phrases.
+    With finetune_epochs 0, or when starting from another run (--init), there is one stage: cfg itself."""
+    if cfg['finetune_epochs'] <= 0 or cfg['init']:
+        return [cfg]
+    base = dict(cfg, run=cfg['run'] + '-base')
+    tune = dict(cfg, init=base['run'], min_len=cfg['finetune_min_len'], epochs=cfg['finetune_epochs'],
+                lr=cfg['finetune_lr'], warmup=cfg['finetune_warmup'])
+    return [base, tune]
 
 
 def main(argv: Sequence[str]):
@@ -608,7 +705,8 @@ def main(argv: Sequence[str]):
     if a.step == 'tokenizer':
         load_tokenizer(cfg['vocab'], cfg['max_len'])
     if a.step in ('train', 'all'):
-        train(cfg, resume=a.resume)
+        for stage in training_stages(cfg):
+            train(stage, resume=a.resume)
     if a.step == 'heads':  # optional stage 2 (kept for the record: it did not widen the depth gradient)
         refit_heads(a.early_head_hidden, cfg['run'])
     if a.step in ('export', 'all'):

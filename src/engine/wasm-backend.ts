@@ -233,7 +233,8 @@ export class WasmBackend implements Backend {
         }
         case 'attention': {
           const dst = free();
-          K.attention(ptr, shape[0], shape[1], op.heads, this.w(op.wqkv), this.w(op.bqkv), this.w(op.wo), this.w(op.bo), 0, dst, this.scratch);
+          K.attention(ptr, shape[0], shape[1], op.heads, this.w(op.wqkv), this.w(op.bqkv), this.w(op.wo), this.w(op.bo), 0, op.window ?? 0,
+            dst, this.scratch);
           ptr = dst;
           break;
         }

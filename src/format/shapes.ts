@@ -192,6 +192,7 @@ function checkOp(raw: unknown, where: string): Op {
       return {
         op: 'attention', heads: intField(v, 1, `${w}: field 'heads'`),
         wqkv: strField(raw, 'wqkv', w), bqkv: strField(raw, 'bqkv', w), wo: strField(raw, 'wo', w), bo: strField(raw, 'bo', w),
+        window: optInt(raw, 'window', 0, 0, w),
       };
     }
     default:

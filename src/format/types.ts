@@ -1,5 +1,5 @@
 // Types of the `.spx` model file (docs/FORMAT.md). The reader returns headers whose ops have every default filled in
-// (stride, pad, groups, act, eps), so consumers may rely on those fields; writers accept them omitted.
+// (stride, pad, groups, act, eps, window), so consumers may rely on those fields; writers accept them omitted.
 
 export const SPX_MAGIC = [0x53, 0x50, 0x58, 0x00] as const; // "SPX\0"
 export const SPX_VERSION_MAJOR = 1;
@@ -31,7 +31,8 @@ export interface SaveOp { op: 'save'; name: string }
 export interface AddOp { op: 'add'; name: string }
 export interface LayerNormOp { op: 'layernorm'; g: string; b: string; eps?: number }
 export interface EmbedOp { op: 'embed'; tok: string; pos: string }
-export interface AttentionOp { op: 'attention'; heads: number; wqkv: string; bqkv: string; wo: string; bo: string }
+/** `window` > 0: query i sees only keys j with |i − j| ≤ window (local attention); 0 or absent: every key. */
+export interface AttentionOp { op: 'attention'; heads: number; wqkv: string; bqkv: string; wo: string; bo: string; window?: number }
 export interface SeqMeanOp { op: 'seqmean' }
 export interface SeqFirstOp { op: 'seqfirst' }
 

@@ -28,7 +28,7 @@ export interface KernelExports {
   embed(ids: number, T: number, tok: number, pos: number, D: number, out: number): void;
   attention_scratch_bytes(T: number, D: number, heads: number): number;
   attention(x: number, T: number, D: number, heads: number, wqkv: number, bqkv: number, wo: number, bo: number,
-    mask: number, out: number, scratch: number): void;
+    mask: number, window: number, out: number, scratch: number): void;
   seqmean(x: number, out: number, T: number, D: number): void;
   exit_head(logits: number, probs: number, N: number): number;
   quantize_i8(x: number, q: number, n: number, scale: number, zeroPoint: number): void;

@@ -219,7 +219,7 @@ export class WebGpuBackend implements Backend {
         case 'attention': {
           buf = ctx.alloc(n * 4);
           attention(ctx, { x: prev, T: shape[0], D: shape[1], heads: op.heads, wqkv: this.w(op.wqkv), bqkv: this.w(op.bqkv),
-            wo: this.w(op.wo), bo: this.w(op.bo), out: buf });
+            wo: this.w(op.wo), bo: this.w(op.bo), out: buf, window: op.window ?? 0 });
           break;
         }
         case 'seqmean': buf = ctx.alloc(shape[1] * 4); seqmean(ctx, { x: prev, out: buf, T: shape[0], D: shape[1] }); break;

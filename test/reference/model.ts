@@ -52,7 +52,7 @@ export function refOps(file: SpxModelFile, ops: Op[], x: RefTensor, ids?: ArrayL
         break;
       }
       case 'attention':
-        data = refAttention(data, shape[0], shape[1], op.heads, t(op.wqkv), t(op.bqkv), t(op.wo), t(op.bo), null);
+        data = refAttention(data, shape[0], shape[1], op.heads, t(op.wqkv), t(op.bqkv), t(op.wo), t(op.bo), null, op.window ?? 0);
         break;
       case 'seqmean': data = refSeqmean(data, shape[0], shape[1]); shape = [shape[1]]; break;
       case 'seqfirst': data = data.slice(0, shape[1]); shape = [shape[1]]; break;

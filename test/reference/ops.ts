@@ -110,22 +110,24 @@ export function refLinear(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLi
 /**
  * Multi-head self-attention on x [T, D] (nn.MultiheadAttention layout: wqkv [3D, D] = q, k, v rows; wo [D, D]).
  * mask[j] == 0 hides key j (probability 0). If every key is hidden the context is 0 (the kernels' documented choice).
+ * window > 0 also hides from query i every key j with |i − j| > window (0: no window).
  */
 export function refAttention(x: ArrayLike<number>, T: number, D: number, heads: number, wqkv: ArrayLike<number>,
-  bqkv: ArrayLike<number>, wo: ArrayLike<number>, bo: ArrayLike<number>, mask: ArrayLike<number> | null): Float64Array {
+  bqkv: ArrayLike<number>, wo: ArrayLike<number>, bo: ArrayLike<number>, mask: ArrayLike<number> | null,
+  window = 0): Float64Array {
   const dh = D / heads;
   const qkv = refLinear(x, wqkv, bqkv, T, D, 3 * D);
   const q = (t: number, f: number) => qkv[t * 3 * D + f];
   const k = (t: number, f: number) => qkv[t * 3 * D + D + f];
   const v = (t: number, f: number) => qkv[t * 3 * D + 2 * D + f];
-  const visible = (j: number) => mask === null || mask[j] !== 0;
+  const visible = (i: number, j: number) => (mask === null || mask[j] !== 0) && (window === 0 || Math.abs(i - j) <= window);
   const ctx = new Float64Array(T * D);
   const p = new Float64Array(T);
   for (let h = 0; h < heads; h++) {
     for (let i = 0; i < T; i++) {
       let m = -Infinity;
       for (let j = 0; j < T; j++) {
-        if (!visible(j)) continue;
+        if (!visible(i, j)) continue;
         let s = 0;
         for (let e = 0; e < dh; e++) s += q(i, h * dh + e) * k(j, h * dh + e);
         p[j] = s / Math.sqrt(dh);
@@ -133,12 +135,12 @@ export function refAttention(x: ArrayLike<number>, T: number, D: number, heads: 
       }
       let sum = 0;
       for (let j = 0; j < T; j++) {
-        p[j] = visible(j) ? Math.exp(p[j] - m) : 0;
+        p[j] = visible(i, j) ? Math.exp(p[j] - m) : 0;
         sum += p[j];
       }
       for (let e = 0; e < dh; e++) {
         let c = 0;
-        for (let j = 0; j < T; j++) if (visible(j)) c += (p[j] / sum) * v(j, h * dh + e);
+        for (let j = 0; j < T; j++) if (visible(i, j)) c += (p[j] / sum) * v(j, h * dh + e);
         ctx[i * D + h * dh + e] = c;
       }
     }
