@@ -32,6 +32,14 @@ test('info --json describes the zoo model and its split points', async () => {
   assert.equal(info.layers[0].outputShape.length, 3);
 });
 
+test('info shows each attention layer\'s window (read from the file, so it fails if the header loses it)', async () => {
+  const r = await splitee(['info', 'sst2-transformer', '--json']);
+  assert.is(r.code, 0, r.stderr);
+  const info = JSON.parse(r.stdout);
+  const attention = info.layers.map((l: { ops: string }) => l.ops.split(' ').find((o: string) => o.startsWith('attention')));
+  assert.equal(attention, ['attention(w2)', 'attention(w4)', 'attention(w8)', 'attention(w16)', 'attention', 'attention']);
+});
+
 test('eval --json reports every exit with the documented keys', async () => {
   const r = await splitee(['eval', '--model', 'fmnist-cnn', '--dataset', 'fmnist:test', '--limit', '300', '--json']);
   assert.is(r.code, 0, r.stderr);

@@ -2,12 +2,18 @@
 import { statSync } from 'node:fs';
 import { loadModel, resolveModelPath } from '../node.js';
 import { numel } from '../engine/types.js';
+import type { Op } from '../format/types.js';
 import { parseArgs, helpText, UsageError, type Command, type OptionSpec } from './args.js';
 
 const spec: Record<string, OptionSpec> = {
   json: { type: 'boolean', help: 'print JSON' },
   help: { type: 'boolean', help: 'show this help' },
 };
+
+/** An op's name, with the attention window when it is local (`attention(w4)`): it changes what a layer sees. */
+function opLabel(o: Op): string {
+  return o.op === 'attention' && (o.window ?? 0) > 0 ? `attention(w${o.window})` : o.op;
+}
 
 export const command: Command = {
   summary: 'describe a model: layers, exits, activation sizes at each split point, provenance',
@@ -27,7 +33,7 @@ export const command: Command = {
     for (let k = 1; k <= m.numLayers; k++) {
       if (k > 1) act = await m.run(act, { from: k, to: k });
       const n = numel(act.shape);
-      layers.push({ layer: k, name: h.layers[k - 1].name, ops: h.layers[k - 1].ops.map((o) => o.op).join(' '), outputShape: act.shape, f32Bytes: n * 4, int8Bytes: n });
+      layers.push({ layer: k, name: h.layers[k - 1].name, ops: h.layers[k - 1].ops.map(opLabel).join(' '), outputShape: act.shape, f32Bytes: n * 4, int8Bytes: n });
     }
     let params = 0;
     for (const t of Object.values(h.tensors)) params += numel(t.shape);
