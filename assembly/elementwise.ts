@@ -3,6 +3,8 @@
 // a result never depends on where an element sits. `out` may equal an input: each element is read before it is written
 // and nothing else reads it afterwards.
 
+import { LOG2E, LN2_HI, LN2_LO, ROUND_SHIFT, fmaV, expTaylor4 } from './simd-math';
+
 // ---------------------------------------------------------------------------------------------------------------------
 // GELU, erf form: gelu(x) = 0.5·x·erfc(−x/√2), f32x4, relative error < 1e−6 for every output in the f32 normal range.
 //
@@ -51,17 +53,7 @@
 // @ts-ignore: decorator
 @inline const H9: f32 = -0.0003205353859812021;
 
-// exp: y = k·ln2 + r, |r| ≲ ln2/2, e^r by its Taylor series to r⁷ (truncation < 1e−8). LN2_HI has 16 significant bits,
-// so k·LN2_HI is exact for |k| < 2^8. Adding 1.5·2^23 rounds y·log2(e) to the nearest integer and leaves it in the
-// low mantissa bits (k = bits − 0x4B400000).
-// @ts-ignore: decorator
-@inline const LOG2E: f32 = 1.4426950408889634;
-// @ts-ignore: decorator
-@inline const LN2_HI: f32 = 0.693145751953125;
-// @ts-ignore: decorator
-@inline const LN2_LO: f32 = 1.4286068203094173e-6;
-// @ts-ignore: decorator
-@inline const ROUND_SHIFT: f32 = 12582912.0;
+// exp: y = k·ln2 + r, e^r by expTaylor4 (simd-math.ts, with the reduction constants). k = bits(kb) − ROUND_SHIFT's bits.
 // @ts-ignore: decorator
 @inline const ROUND_SHIFT_BITS: i32 = 0x4b400000;
 
@@ -89,15 +81,13 @@
 // @ts-ignore: decorator
 @inline const G_LN2LO = 304;
 // @ts-ignore: decorator
-@inline const G_E = 320; // 1/7!, 1/6!, 1/5!, 1/4!, 1/3!, 1/2 at G_E + 16·i
+@inline const G_HALF = 320;
 // @ts-ignore: decorator
-@inline const G_HALF = 416;
+@inline const G_TWO = 336;
 // @ts-ignore: decorator
-@inline const G_TWO = 432;
+@inline const G_NAXMAX = 352;
 // @ts-ignore: decorator
-@inline const G_NAXMAX = 448;
-// @ts-ignore: decorator
-@inline const G_NZERO = 464;
+@inline const G_NZERO = 368;
 
 // the integer constants of the exponent arithmetic: ROUND_SHIFT's bits, then the f32 exponent bias
 const GI = memory.data<i32>([
@@ -118,12 +108,6 @@ const GC = memory.data<f32>([
   ROUND_SHIFT, ROUND_SHIFT, ROUND_SHIFT, ROUND_SHIFT,
   LN2_HI, LN2_HI, LN2_HI, LN2_HI,
   LN2_LO, LN2_LO, LN2_LO, LN2_LO,
-  1.984126984126984e-4, 1.984126984126984e-4, 1.984126984126984e-4, 1.984126984126984e-4,
-  1.388888888888889e-3, 1.388888888888889e-3, 1.388888888888889e-3, 1.388888888888889e-3,
-  8.333333333333333e-3, 8.333333333333333e-3, 8.333333333333333e-3, 8.333333333333333e-3,
-  4.1666666666666664e-2, 4.1666666666666664e-2, 4.1666666666666664e-2, 4.1666666666666664e-2,
-  0.16666666666666666, 0.16666666666666666, 0.16666666666666666, 0.16666666666666666,
-  0.5, 0.5, 0.5, 0.5,
   0.5, 0.5, 0.5, 0.5,
   2.0, 2.0, 2.0, 2.0,
   -AX_MAX, -AX_MAX, -AX_MAX, -AX_MAX,
@@ -133,11 +117,6 @@ const GC = memory.data<f32>([
 // @ts-ignore: decorator
 @inline function gc(off: i32): v128 {
   return v128.load(GC + <usize>off);
-}
-
-// @ts-ignore: decorator
-@inline function fmaV(p: v128, t: v128, c: v128): v128 {
-  return f32x4.add(f32x4.mul(p, t), c);
 }
 
 // Both polynomials are evaluated in Estrin form (pairs, then t², t⁴, t⁸): the same terms as Horner but a dependency
@@ -177,14 +156,7 @@ const GC = memory.data<f32>([
   const kb = f32x4.add(f32x4.mul(y, gc(G_LOG2E)), shift);
   const k = f32x4.sub(kb, shift);
   const r = f32x4.add(f32x4.sub(f32x4.sub(y, f32x4.mul(k, gc(G_LN2HI))), f32x4.mul(k, gc(G_LN2LO))), dy);
-  const one = gc(G_ONE);
-  const r2 = f32x4.mul(r, r);
-  const r4 = f32x4.mul(r2, r2);
-  const e01 = f32x4.add(r, one);
-  const e23 = fmaV(gc(G_E + 64), r, gc(G_E + 80));
-  const e45 = fmaV(gc(G_E + 32), r, gc(G_E + 48));
-  const e67 = fmaV(gc(G_E), r, gc(G_E + 16));
-  const e = fmaV(fmaV(e67, r2, e45), r4, fmaV(e23, r2, e01));
+  const e = expTaylor4(r);
   const ki = i32x4.sub(kb, v128.load(GI));
   const k1 = i32x4.shr_s(ki, 1);
   const bias = v128.load(GI, 16);
@@ -266,22 +238,8 @@ const GC = memory.data<f32>([
   const k_b = f32x4.sub(kb_b, shift_b);
   const r_a = f32x4.add(f32x4.sub(f32x4.sub(y_a, f32x4.mul(k_a, gc(G_LN2HI))), f32x4.mul(k_a, gc(G_LN2LO))), dy_a);
   const r_b = f32x4.add(f32x4.sub(f32x4.sub(y_b, f32x4.mul(k_b, gc(G_LN2HI))), f32x4.mul(k_b, gc(G_LN2LO))), dy_b);
-  const one_a = gc(G_ONE);
-  const one_b = gc(G_ONE);
-  const r2_a = f32x4.mul(r_a, r_a);
-  const r2_b = f32x4.mul(r_b, r_b);
-  const r4_a = f32x4.mul(r2_a, r2_a);
-  const r4_b = f32x4.mul(r2_b, r2_b);
-  const e01_a = f32x4.add(r_a, one_a);
-  const e01_b = f32x4.add(r_b, one_b);
-  const e23_a = fmaV(gc(G_E + 64), r_a, gc(G_E + 80));
-  const e23_b = fmaV(gc(G_E + 64), r_b, gc(G_E + 80));
-  const e45_a = fmaV(gc(G_E + 32), r_a, gc(G_E + 48));
-  const e45_b = fmaV(gc(G_E + 32), r_b, gc(G_E + 48));
-  const e67_a = fmaV(gc(G_E), r_a, gc(G_E + 16));
-  const e67_b = fmaV(gc(G_E), r_b, gc(G_E + 16));
-  const e_a = fmaV(fmaV(e67_a, r2_a, e45_a), r4_a, fmaV(e23_a, r2_a, e01_a));
-  const e_b = fmaV(fmaV(e67_b, r2_b, e45_b), r4_b, fmaV(e23_b, r2_b, e01_b));
+  const e_a = expTaylor4(r_a);
+  const e_b = expTaylor4(r_b);
   const ki_a = i32x4.sub(kb_a, v128.load(GI));
   const ki_b = i32x4.sub(kb_b, v128.load(GI));
   const k1_a = i32x4.shr_s(ki_a, 1);

@@ -1,23 +1,15 @@
 // Row normalizations (see docs/KERNELS.md): layernorm, softmax, exit_head. `out` may equal `x` in all of them: every
 // pass reads an element before it writes the same element, and the passes that only read come first.
 
+import { LOG2E, LN2_HI, LN2_LO, ROUND_SHIFT, expTaylor4 } from './simd-math';
+
 // ---------------------------------------------------------------------------------------------------------------------
 // exp for softmax, f32x4. Arguments are x − max ≤ 0. y = k·ln2 + r with |r| ≤ ln2/2, e^r by its Taylor series to r⁷
-// (truncation < 1e−8, below f32 rounding), 2^k written into the exponent bits. Below −87.33 the result would be
-// subnormal (a probability < 1e−38 next to the max's 1): it is flushed to exactly 0, which is also what −∞ (a hidden
-// attention key) gives. NaN stays NaN.
+// (expTaylor4 in simd-math.ts), 2^k written into the exponent bits. Below −87.33 the result would be subnormal (a
+// probability < 1e−38 next to the max's 1): it is flushed to exactly 0, which is also what −∞ (a hidden attention key)
+// gives. NaN stays NaN.
 // ---------------------------------------------------------------------------------------------------------------------
 
-// @ts-ignore: decorator
-@inline const LOG2E: f32 = 1.4426950408889634;
-// LN2_HI has 16 significant bits, so k·LN2_HI is exact for the |k| ≤ 126 that matter.
-// @ts-ignore: decorator
-@inline const LN2_HI: f32 = 0.693145751953125;
-// @ts-ignore: decorator
-@inline const LN2_LO: f32 = 1.4286068203094173e-6;
-// 1.5·2^23: adding it rounds to the nearest integer and leaves that integer in the low mantissa bits.
-// @ts-ignore: decorator
-@inline const ROUND_SHIFT: f32 = 12582912.0;
 // @ts-ignore: decorator
 @inline const EXP_MIN: f32 = -87.33;
 
@@ -28,13 +20,6 @@ const EC = memory.data<f32>([
   ROUND_SHIFT, ROUND_SHIFT, ROUND_SHIFT, ROUND_SHIFT,
   LN2_HI, LN2_HI, LN2_HI, LN2_HI,
   LN2_LO, LN2_LO, LN2_LO, LN2_LO,
-  1.984126984126984e-4, 1.984126984126984e-4, 1.984126984126984e-4, 1.984126984126984e-4,
-  1.388888888888889e-3, 1.388888888888889e-3, 1.388888888888889e-3, 1.388888888888889e-3,
-  8.333333333333333e-3, 8.333333333333333e-3, 8.333333333333333e-3, 8.333333333333333e-3,
-  4.1666666666666664e-2, 4.1666666666666664e-2, 4.1666666666666664e-2, 4.1666666666666664e-2,
-  0.16666666666666666, 0.16666666666666666, 0.16666666666666666, 0.16666666666666666,
-  0.5, 0.5, 0.5, 0.5,
-  1.0, 1.0, 1.0, 1.0,
   EXP_MIN, EXP_MIN, EXP_MIN, EXP_MIN,
 ], 16);
 const EXP_BIAS = memory.data<i32>([127, 127, 127, 127], 16);
@@ -42,11 +27,6 @@ const EXP_BIAS = memory.data<i32>([127, 127, 127, 127], 16);
 // @ts-ignore: decorator
 @inline function ec(i: i32): v128 {
   return v128.load(EC + <usize>(i << 4));
-}
-
-// @ts-ignore: decorator
-@inline function fmaV(p: v128, r: v128, c: v128): v128 {
-  return f32x4.add(f32x4.mul(p, r), c);
 }
 
 /**
@@ -64,16 +44,9 @@ const EXP_BIAS = memory.data<i32>([127, 127, 127, 127], 16);
   const kb = f32x4.add(f32x4.mul(y, ec(0)), shift);
   const k = f32x4.sub(kb, shift);
   const r = f32x4.add(f32x4.sub(y, f32x4.mul(k, ec(2))), f32x4.sub(dy, f32x4.mul(k, ec(3))));
-  const one = ec(10);
-  const r2 = f32x4.mul(r, r);
-  const r4 = f32x4.mul(r2, r2);
-  const p01 = f32x4.add(r, one);
-  const p23 = fmaV(ec(8), r, ec(9));
-  const p45 = fmaV(ec(6), r, ec(7));
-  const p67 = fmaV(ec(4), r, ec(5));
-  const p = fmaV(fmaV(p67, r2, p45), r4, fmaV(p23, r2, p01));
+  const p = expTaylor4(r);
   const scale = i32x4.shl(i32x4.add(kb, v128.load(EXP_BIAS)), 23);
-  return v128.andnot(f32x4.mul(p, scale), f32x4.lt(y, ec(11)));
+  return v128.andnot(f32x4.mul(p, scale), f32x4.lt(y, ec(4)));
 }
 
 /** expDiff4 on x_a and x_b with the instructions interleaved (same bits per lane), stored to out and out + 16. */
@@ -93,25 +66,12 @@ const EXP_BIAS = memory.data<i32>([127, 127, 127, 127], 16);
   const k_b = f32x4.sub(kb_b, shift);
   const r_a = f32x4.add(f32x4.sub(y_a, f32x4.mul(k_a, ec(2))), f32x4.sub(dy_a, f32x4.mul(k_a, ec(3))));
   const r_b = f32x4.add(f32x4.sub(y_b, f32x4.mul(k_b, ec(2))), f32x4.sub(dy_b, f32x4.mul(k_b, ec(3))));
-  const one = ec(10);
-  const r2_a = f32x4.mul(r_a, r_a);
-  const r2_b = f32x4.mul(r_b, r_b);
-  const r4_a = f32x4.mul(r2_a, r2_a);
-  const r4_b = f32x4.mul(r2_b, r2_b);
-  const p01_a = f32x4.add(r_a, one);
-  const p01_b = f32x4.add(r_b, one);
-  const p23_a = fmaV(ec(8), r_a, ec(9));
-  const p23_b = fmaV(ec(8), r_b, ec(9));
-  const p45_a = fmaV(ec(6), r_a, ec(7));
-  const p45_b = fmaV(ec(6), r_b, ec(7));
-  const p67_a = fmaV(ec(4), r_a, ec(5));
-  const p67_b = fmaV(ec(4), r_b, ec(5));
-  const p_a = fmaV(fmaV(p67_a, r2_a, p45_a), r4_a, fmaV(p23_a, r2_a, p01_a));
-  const p_b = fmaV(fmaV(p67_b, r2_b, p45_b), r4_b, fmaV(p23_b, r2_b, p01_b));
+  const p_a = expTaylor4(r_a);
+  const p_b = expTaylor4(r_b);
   const scale_a = i32x4.shl(i32x4.add(kb_a, v128.load(EXP_BIAS)), 23);
   const scale_b = i32x4.shl(i32x4.add(kb_b, v128.load(EXP_BIAS)), 23);
-  v128.store(out, v128.andnot(f32x4.mul(p_a, scale_a), f32x4.lt(y_a, ec(11))));
-  v128.store(out, v128.andnot(f32x4.mul(p_b, scale_b), f32x4.lt(y_b, ec(11))), 16);
+  v128.store(out, v128.andnot(f32x4.mul(p_a, scale_a), f32x4.lt(y_a, ec(4))));
+  v128.store(out, v128.andnot(f32x4.mul(p_b, scale_b), f32x4.lt(y_b, ec(4))), 16);
 }
 
 /** Loads x[0..rem) (rem 1..3) into the low lanes of a vector whose other lanes are `fill`. */

@@ -4,15 +4,11 @@
 // bit for bit, a window covering the sequence equals global attention bit for bit, and scratch garbage never leaks in.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadKernels, type Kernels } from '../src/wasm/runtime.js';
-import { rng, randn, assertClose, relError, type Rng } from './util.js';
+import { rng, randn, assertClose, relError, maxAbs, type Rng } from './util.js';
+import { kernelHarness } from './kernel-harness.js';
 import { refAttention } from './reference/ops.js';
 
-let kern: Kernels;
-const GUARD = 8;
-const SENTINEL = -7777.25;
-
-test.before(async () => { kern = await loadKernels(); });
+const h = kernelHarness(test, { guard: 8, sentinel: -7777.25 });
 
 interface Weights { wqkv: Float32Array; bqkv: Float32Array; wo: Float32Array; bo: Float32Array }
 
@@ -22,6 +18,7 @@ function weights(r: Rng, D: number): Weights {
 }
 
 function pack(w: Float32Array, K: number, N: number): number {
+  const { kern } = h;
   const p = kern.alloc(kern.k.linear_packed_bytes(K, N));
   kern.k.linear_pack(kern.putF32(w), p, K, N);
   return p;
@@ -30,8 +27,8 @@ function pack(w: Float32Array, K: number, N: number): number {
 /** Runs the kernel with NaN-poisoned output and scratch, guard zones around both. */
 function runAttention(x: Float32Array, T: number, D: number, heads: number, w: Weights, mask: Uint8Array | null,
   window = 0): Float32Array {
-  const mark = kern.mark();
-  try {
+  return h.scoped(() => {
+    const { kern } = h;
     const px = kern.putF32(x);
     const pq = pack(w.wqkv, D, 3 * D);
     const po = pack(w.wo, D, D);
@@ -39,33 +36,18 @@ function runAttention(x: Float32Array, T: number, D: number, heads: number, w: W
     let pm = 0;
     if (mask) { pm = kern.alloc(T, 1); kern.u8(pm, T).set(mask); }
     const n = T * D;
-    const outBase = kern.alloc((n + 2 * GUARD) * 4);
-    const all = kern.f32(outBase, n + 2 * GUARD);
-    all.fill(SENTINEL);
-    all.fill(NaN, GUARD, GUARD + n);
+    const out = h.guarded(n);
     const sBytes = kern.k.attention_scratch_bytes(T, D, heads);
     assert.ok(sBytes > 0 && sBytes % 4 === 0, 'scratch size');
     const sBase = kern.alloc(sBytes + 64);
     kern.f32(sBase, sBytes / 4).fill(NaN);
     kern.u8(sBase + sBytes, 64).fill(0xa5);
-    kern.k.attention(px, T, D, heads, pq, pbq, po, pbo, pm, window, outBase + GUARD * 4, sBase);
+    kern.k.attention(px, T, D, heads, pq, pbq, po, pbo, pm, window, out.ptr, sBase);
     assert.ok(kern.u8(sBase + sBytes, 64).every((v) => v === 0xa5), 'attention stays inside its scratch');
-    const v = kern.f32(outBase, n + 2 * GUARD);
-    for (let i = 0; i < GUARD; i++) {
-      assert.is(v[i], Math.fround(SENTINEL), 'wrote before the output');
-      assert.is(v[GUARD + n + i], Math.fround(SENTINEL), 'wrote past the output');
-    }
+    const y = out.read('attention out');
     assert.equal(kern.f32(px, n), x, 'x untouched');
-    return v.slice(GUARD, GUARD + n);
-  } finally {
-    kern.release(mark);
-  }
-}
-
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
+    return y;
+  });
 }
 
 /** A random mask that keeps at least one key. */
@@ -288,7 +270,7 @@ test('windowed attention: sharp scores stay accurate', () => {
 });
 
 test('attention_scratch_bytes grows with T and D', () => {
-  const k = kern.k;
+  const k = h.kern.k;
   assert.ok(k.attention_scratch_bytes(1, 4, 1) >= (3 * 4 + 4 + 2 * 4 * 4 + 4) * 4);
   assert.ok(k.attention_scratch_bytes(64, 128, 4) > k.attention_scratch_bytes(32, 128, 4));
   assert.ok(k.attention_scratch_bytes(64, 256, 4) > k.attention_scratch_bytes(64, 128, 4));

@@ -3,39 +3,12 @@
 // Outputs start as NaN and are surrounded by sentinels; scratch starts as garbage and has a guard after it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadKernels, ACT, type Kernels } from '../src/wasm/runtime.js';
-import { rng, randn, assertClose, relError } from './util.js';
+import { ACT } from '../src/wasm/runtime.js';
+import { rng, randn, assertClose, relError, maxAbs } from './util.js';
+import { kernelHarness } from './kernel-harness.js';
 import { refConv2d, convOutSize, type RefAct } from './reference/gemm-conv-pool.js';
 
-let kern: Kernels;
-const GUARD = 16;
-const SENTINEL = -9876.5;
-
-test.before(async () => { kern = await loadKernels(); });
-
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
-
-/** A buffer of `n` floats with sentinel guard zones on both sides; returns its pointer and a guard check. */
-function guarded(n: number, fill: number): { ptr: number; check: (what: string) => void } {
-  const base = kern.alloc((n + 2 * GUARD) * 4);
-  const all = kern.f32(base, n + 2 * GUARD);
-  all.fill(SENTINEL);
-  all.fill(fill, GUARD, GUARD + n);
-  return {
-    ptr: base + GUARD * 4,
-    check: (what: string) => {
-      const v = kern.f32(base, n + 2 * GUARD);
-      for (let i = 0; i < GUARD; i++) {
-        assert.is(v[i], Math.fround(SENTINEL), `${what}: wrote before the buffer`);
-        assert.is(v[GUARD + n + i], Math.fround(SENTINEL), `${what}: wrote past the buffer`);
-      }
-    },
-  };
-}
+const h = kernelHarness(test, { guard: 16, sentinel: -9876.5 });
 
 interface ConvCase {
   C: number; H: number; W: number; OC: number; KH: number; KW: number;
@@ -46,31 +19,26 @@ function runConv(cs: ConvCase, x: Float32Array, w: Float32Array, b: Float32Array
   const { C, H, W, OC, KH, KW, stride, pad, groups, act } = cs;
   const OH = convOutSize(H, KH, stride, pad), OW = convOutSize(W, KW, stride, pad);
   const what = JSON.stringify(cs);
-  const mark = kern.mark();
-  try {
+  return h.scoped(() => {
+    const { kern } = h;
     // NaN around the input: a read past x that leaked into the result would show.
-    const xbase = kern.alloc((x.length + 2 * GUARD) * 4);
-    kern.f32(xbase, x.length + 2 * GUARD).fill(NaN).set(x, GUARD);
-    const px = xbase + GUARD * 4;
+    const px = h.putPoisoned(x);
     const pw = kern.putF32(w);
     const packedBytes = kern.k.conv2d_packed_bytes(C, OC, KH, KW, groups);
     assert.ok(packedBytes >= w.length * 4, `${what}: packed bytes hold the weight`);
-    const packed = guarded(Math.ceil(packedBytes / 4), 0);
+    const packed = h.guarded(Math.ceil(packedBytes / 4), 0);
     kern.k.conv2d_pack(pw, packed.ptr, C, OC, KH, KW, groups);
     packed.check(`${what} conv2d_pack`);
     const pb = b ? kern.putF32(b) : 0;
     const scratchBytes = kern.k.conv2d_scratch_bytes(C, H, W, OC, KH, KW, stride, pad, groups);
     assert.ok(scratchBytes >= 0 && scratchBytes % 4 === 0, `${what}: scratch bytes ${scratchBytes}`);
     // Garbage in scratch: the kernel must not rely on it being zeroed.
-    const scratch = guarded(scratchBytes / 4, 1e30);
-    const out = guarded(OC * OH * OW, NaN);
+    const scratch = h.guarded(scratchBytes / 4, 1e30);
+    const out = h.guarded(OC * OH * OW, NaN);
     kern.k.conv2d(px, packed.ptr, pb, out.ptr, C, H, W, OC, KH, KW, stride, pad, groups, ACT[act], scratch.ptr);
     scratch.check(`${what} scratch`);
-    out.check(`${what} out`);
-    return kern.f32(out.ptr, OC * OH * OW).slice();
-  } finally {
-    kern.release(mark);
-  }
+    return out.read(`${what} out`);
+  });
 }
 
 let seed = 1;
@@ -157,19 +125,6 @@ test('conv2d depthwise: 3x3 stride 1/2 (unrolled paths), 5x5, 1x1, stride 3, cha
   assert.ok(n > 100);
 });
 
-/**
- * Places `n` floats so that they end at the last byte of memory and nothing can be allocated after them: a read or
- * write past the end then traps instead of silently touching a neighbour. Call it last.
- */
-function allocAtEnd(n: number): number {
-  const bytes = n * 4;
-  const top = kern.mark();
-  if (kern.memory.buffer.byteLength - top < bytes) { kern.alloc(bytes); kern.release(top); }
-  const end = kern.memory.buffer.byteLength;
-  kern.alloc(end - top, 4);
-  return end - bytes;
-}
-
 test('conv2d: no access past x, the packed weight, the bias, scratch or out (each ending at the end of memory)', () => {
   const cases: ConvCase[] = [
     { C: 3, H: 7, W: 9, OC: 5, KH: 3, KW: 3, stride: 1, pad: 1, groups: 1, act: 'relu', bias: true },
@@ -182,6 +137,7 @@ test('conv2d: no access past x, the packed weight, the bias, scratch or out (eac
   let s = 7000;
   for (const cs of cases) {
     const { C, H, W, OC, KH, KW, stride, pad, groups } = cs;
+    const { kern } = h;
     const r = rng(s++);
     const x = randn(r, C * H * W), w = randn(r, OC * (C / groups) * KH * KW, 0.3), b = randn(r, OC);
     const want = refConv2d(x, w, b, C, H, W, OC, KH, KW, stride, pad, groups, 'relu');
@@ -189,10 +145,9 @@ test('conv2d: no access past x, the packed weight, the bias, scratch or out (eac
     const packedBytes = kern.k.conv2d_packed_bytes(C, OC, KH, KW, groups);
     const scratchBytes = kern.k.conv2d_scratch_bytes(C, H, W, OC, KH, KW, stride, pad, groups);
     for (const last of ['x', 'w', 'packed', 'b', 'scratch', 'out']) {
-      const mark = kern.mark();
-      try {
+      h.scoped(() => {
         const buf = (name: string, n: number, data?: Float32Array) => {
-          const p = name === last ? allocAtEnd(n) : kern.alloc(n * 4);
+          const p = name === last ? h.allocAtEnd(n) : kern.alloc(n * 4);
           if (data) kern.f32(p, n).set(data);
           return p;
         };
@@ -210,9 +165,7 @@ test('conv2d: no access past x, the packed weight, the bias, scratch or out (eac
         kern.k.conv2d_pack(ptr.w, ptr.packed, C, OC, KH, KW, groups);
         kern.k.conv2d(ptr.x, ptr.packed, ptr.b, ptr.out, C, H, W, OC, KH, KW, stride, pad, groups, ACT.relu, ptr.scratch);
         assertClose(kern.f32(ptr.out, nOut), want, 1e-5, 1e-6, `${JSON.stringify(cs)}, ${last} last`);
-      } finally {
-        kern.release(mark);
-      }
+      });
     }
   }
 });
@@ -224,7 +177,7 @@ test('conv2d: scratch and packed sizes are stable and the result does not depend
   const a = runConv(cs, x, w, b);
   const again = runConv(cs, x, w, b);
   assert.equal(Array.from(a), Array.from(again));
-  assert.is(kern.k.conv2d_scratch_bytes(8, 5, 5, 8, 1, 1, 1, 0, 1) >= 0, true);
+  assert.is(h.kern.k.conv2d_scratch_bytes(8, 5, 5, 8, 1, 1, 1, 0, 1) >= 0, true);
 });
 
 test.run();

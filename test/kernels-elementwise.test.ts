@@ -3,36 +3,13 @@
 // output. gelu is also checked against 30-digit values and over −9..9 where it spans 18 orders of magnitude.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadKernels, type Kernels } from '../src/wasm/runtime.js';
 import { rng, randn, assertClose, relError, type Rng } from './util.js';
+import { kernelHarness } from './kernel-harness.js';
 import { refRelu, refRelu6, refGelu, refAdd, refEmbed, refSeqmean } from './reference/ops.js';
 
-let kern: Kernels;
-const GUARD = 8;
-const SENTINEL = -7777.25;
+const h = kernelHarness(test, { guard: 8, sentinel: -7777.25 });
+const { guarded } = h;
 const LENGTHS = [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 64, 1023];
-
-test.before(async () => { kern = await loadKernels(); });
-
-/** n floats with sentinel guards on both sides; filled with `init` (NaN poison unless given). */
-function guarded(n: number, init?: ArrayLike<number>) {
-  const base = kern.alloc((n + 2 * GUARD) * 4);
-  const all = kern.f32(base, n + 2 * GUARD);
-  all.fill(SENTINEL);
-  all.fill(NaN, GUARD, GUARD + n);
-  if (init) all.set(init, GUARD);
-  return {
-    ptr: base + GUARD * 4,
-    read(what: string): Float32Array {
-      const v = kern.f32(base, n + 2 * GUARD);
-      for (let i = 0; i < GUARD; i++) {
-        assert.is(v[i], Math.fround(SENTINEL), `${what}: wrote before the output`);
-        assert.is(v[GUARD + n + i], Math.fround(SENTINEL), `${what}: wrote past the output`);
-      }
-      return v.slice(GUARD, GUARD + n);
-    },
-  };
-}
 
 /** Every element equals the float64 result rounded once to f32 (the kernels must be correctly rounded here). */
 function assertExactF32(actual: Float32Array, expected: ArrayLike<number>, what: string) {
@@ -59,17 +36,15 @@ function mixed(r: Rng, n: number): Float32Array {
 type Unary = 'relu' | 'relu6' | 'gelu';
 
 function runUnary(name: Unary, x: Float32Array, inPlace: boolean): Float32Array {
-  const mark = kern.mark();
-  try {
+  return h.scoped(() => {
+    const { kern } = h;
     const n = x.length;
     const o = guarded(n, inPlace ? x : undefined);
     const px = inPlace ? o.ptr : kern.putF32(x);
     kern.k[name](px, o.ptr, n);
     if (!inPlace) assert.equal(new Uint32Array(kern.f32(px, n).slice().buffer), new Uint32Array(x.slice().buffer), `${name}: input untouched`);
     return o.read(`${name} n=${n}${inPlace ? ' in place' : ''}`);
-  } finally {
-    kern.release(mark);
-  }
+  });
 }
 
 test('relu and relu6 are exact, in place and not, every length', () => {
@@ -176,7 +151,7 @@ test('gelu_scalar equals the vector kernel bit for bit', () => {
   for (let i = 0; i < x.length; i++) x[i] = i % 3 === 0 ? r.uniform(-9, 9) : r.normal() * 3;
   x[0] = -15.4; x[1] = 0; x[2] = 11 * Math.SQRT2;
   const y = runUnary('gelu', x, false);
-  const gs = (kern.k as unknown as { gelu_scalar(v: number): number }).gelu_scalar;
+  const gs = (h.kern.k as unknown as { gelu_scalar(v: number): number }).gelu_scalar;
   assert.type(gs, 'function', 'gelu_scalar is exported');
   for (let i = 0; i < x.length; i++) {
     assert.ok(Object.is(gs(x[i]), y[i]), `gelu_scalar(${x[i]}) = ${gs(x[i])}, kernel ${y[i]}`);
@@ -184,6 +159,7 @@ test('gelu_scalar equals the vector kernel bit for bit', () => {
 });
 
 test('add is exact, in place (out = a) and not, every length', () => {
+  const { kern } = h;
   const r = rng(14);
   for (const n of LENGTHS) {
     for (const inPlace of [false, true]) {
@@ -200,6 +176,7 @@ test('add is exact, in place (out = a) and not, every length', () => {
 });
 
 test('embed: out[t] = tok[ids[t]] + pos[t], exact, odd D and repeated ids', () => {
+  const { kern } = h;
   const r = rng(15);
   for (const D of [1, 3, 4, 8, 12, 17, 36, 64]) {
     for (const T of [1, 2, 5, 17, 33]) {
@@ -220,6 +197,7 @@ test('embed: out[t] = tok[ids[t]] + pos[t], exact, odd D and repeated ids', () =
 });
 
 test('seqmean vs reference, odd T and D, in place (out = x) too', () => {
+  const { kern } = h;
   const r = rng(16);
   for (const D of [1, 3, 4, 5, 8, 12, 36, 64, 67]) {
     for (const T of [1, 2, 5, 17, 33]) {

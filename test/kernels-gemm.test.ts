@@ -2,45 +2,18 @@
 // every activation, with and without bias; plus the reference erf itself against high-precision values.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadKernels, ACT, type Kernels } from '../src/wasm/runtime.js';
-import { rng, randn, assertClose, relError } from './util.js';
+import { ACT } from '../src/wasm/runtime.js';
+import { rng, randn, assertClose, relError, maxAbs } from './util.js';
+import { kernelHarness } from './kernel-harness.js';
 import { refErf, refErfc, refGelu, refLinear, type RefAct } from './reference/gemm-conv-pool.js';
 
-let kern: Kernels;
-const GUARD = 16; // floats of sentinel on both sides of every output buffer
-const SENTINEL = 12345.678;
-
-test.before(async () => { kern = await loadKernels(); });
-
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
-
-/** Allocates an output with guard zones, NaN inside (so unwritten elements fail) and sentinels outside. */
-function guardedOut(n: number): { ptr: number; check: (what: string) => Float32Array } {
-  const base = kern.alloc((n + 2 * GUARD) * 4);
-  const all = kern.f32(base, n + 2 * GUARD);
-  all.fill(SENTINEL);
-  all.fill(NaN, GUARD, GUARD + n);
-  return {
-    ptr: base + GUARD * 4,
-    check: (what: string) => {
-      const v = kern.f32(base, n + 2 * GUARD);
-      for (let i = 0; i < GUARD; i++) {
-        assert.is(v[i], Math.fround(SENTINEL), `${what}: wrote before the output`);
-        assert.is(v[GUARD + n + i], Math.fround(SENTINEL), `${what}: wrote past the output`);
-      }
-      return kern.f32(base + GUARD * 4, n).slice();
-    },
-  };
-}
+// 16 floats of sentinel on both sides of every output buffer
+const h = kernelHarness(test, { guard: 16, sentinel: 12345.678 });
 
 function runLinear(x: Float32Array, w: Float32Array, b: Float32Array | null, M: number, K: number, N: number,
   act: RefAct): Float32Array {
-  const mark = kern.mark();
-  try {
+  return h.scoped(() => {
+    const { kern } = h;
     const px = kern.putF32(x);
     const pw = kern.putF32(w);
     const bytes = kern.k.linear_packed_bytes(K, N);
@@ -51,12 +24,10 @@ function runLinear(x: Float32Array, w: Float32Array, b: Float32Array | null, M: 
     kern.k.linear_pack(pw, pp, K, N);
     assert.ok(kern.u8(pp + bytes, guardBytes).every((v) => v === 0xa5), 'linear_pack stays inside linear_packed_bytes');
     const pb = b ? kern.putF32(b) : 0;
-    const o = guardedOut(M * N);
+    const o = h.guarded(M * N);
     kern.k.linear(px, pp, pb, o.ptr, M, K, N, ACT[act]);
-    return o.check(`linear M=${M} K=${K} N=${N} ${act}`);
-  } finally {
-    kern.release(mark);
-  }
+    return o.read(`linear M=${M} K=${K} N=${N} ${act}`);
+  });
 }
 
 function checkLinear(seed: number, M: number, K: number, N: number, act: RefAct, bias: boolean, xScale = 1): void {
@@ -130,6 +101,7 @@ test('linear: bias only (K with zero weights) and large-magnitude inputs', () =>
 });
 
 test('linear with fused gelu gives exactly the bits of linear followed by the gelu op', () => {
+  const { kern } = h;
   let seed = 900;
   for (const [M, K, N] of [[1, 33, 17], [5, 16, 9], [70, 40, 23], [64, 8, 8]] as [number, number, number][]) {
     const r = rng(seed++);
@@ -147,31 +119,18 @@ test('linear with fused gelu gives exactly the bits of linear followed by the ge
   }
 });
 
-/**
- * Places `n` floats so that they end at the last byte of memory and nothing can be allocated after them: a read or
- * write past the end then traps instead of silently touching a neighbour. Call it last.
- */
-function allocAtEnd(n: number): number {
-  const bytes = n * 4;
-  const top = kern.mark();
-  if (kern.memory.buffer.byteLength - top < bytes) { kern.alloc(bytes); kern.release(top); }
-  const end = kern.memory.buffer.byteLength;
-  kern.alloc(end - top, 4);
-  return end - bytes;
-}
-
 test('linear: no access past x, the packed weight, the bias or out (each ending at the end of memory)', () => {
+  const { kern } = h;
   let seed = 3000;
   for (const [M, K, N] of [[1, 5, 3], [1, 16, 8], [3, 7, 13], [6, 9, 5], [5, 33, 17]] as [number, number, number][]) {
     const r = rng(seed++);
     const x = randn(r, M * K), w = randn(r, N * K, 0.3), b = randn(r, N);
     const want = refLinear(x, w, b, M, K, N, 'relu');
     for (const last of ['x', 'packed', 'b', 'out', 'w']) {
-      const mark = kern.mark();
-      try {
+      h.scoped(() => {
         const put = (name: string, data: Float32Array) => {
           if (name !== last) return kern.putF32(data);
-          const p = allocAtEnd(data.length);
+          const p = h.allocAtEnd(data.length);
           kern.f32(p, data.length).set(data);
           return p;
         };
@@ -182,16 +141,14 @@ test('linear: no access past x, the packed weight, the bias or out (each ending 
         const px = last === 'x' ? 0 : kern.putF32(x);
         const po = last === 'out' ? 0 : kern.alloc(M * N * 4);
         const W = last === 'w' ? put('w', w) : pw;
-        const P = last === 'packed' ? allocAtEnd(bytes / 4) : pp;
+        const P = last === 'packed' ? h.allocAtEnd(bytes / 4) : pp;
         kern.k.linear_pack(W, P, K, N);
         const B = last === 'b' ? put('b', b) : pb;
         const X = last === 'x' ? put('x', x) : px;
-        const O = last === 'out' ? allocAtEnd(M * N) : po;
+        const O = last === 'out' ? h.allocAtEnd(M * N) : po;
         kern.k.linear(X, P, B, O, M, K, N, ACT.relu);
         assertClose(kern.f32(O, M * N), want, 1e-5, 1e-6, `M=${M} K=${K} N=${N}, ${last} last`);
-      } finally {
-        kern.release(mark);
-      }
+      });
     }
   }
 });

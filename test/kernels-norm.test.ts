@@ -2,58 +2,32 @@
 // 4-lane body and the tail, in place and not, large common offsets (layernorm) and large magnitudes / −∞ (softmax).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadKernels, type Kernels } from '../src/wasm/runtime.js';
 import { rng, randn, assertClose, relError } from './util.js';
+import { kernelHarness } from './kernel-harness.js';
 import { refLayernorm, refSoftmax, refArgmax } from './reference/ops.js';
 
-let kern: Kernels;
-const GUARD = 8;
-const SENTINEL = -7777.25;
-
-test.before(async () => { kern = await loadKernels(); });
-
-function guarded(n: number, init?: ArrayLike<number>) {
-  const base = kern.alloc((n + 2 * GUARD) * 4);
-  const all = kern.f32(base, n + 2 * GUARD);
-  all.fill(SENTINEL);
-  all.fill(NaN, GUARD, GUARD + n);
-  if (init) all.set(init, GUARD);
-  return {
-    ptr: base + GUARD * 4,
-    read(what: string): Float32Array {
-      const v = kern.f32(base, n + 2 * GUARD);
-      for (let i = 0; i < GUARD; i++) {
-        assert.is(v[i], Math.fround(SENTINEL), `${what}: wrote before the output`);
-        assert.is(v[GUARD + n + i], Math.fround(SENTINEL), `${what}: wrote past the output`);
-      }
-      return v.slice(GUARD, GUARD + n);
-    },
-  };
-}
+const h = kernelHarness(test, { guard: 8, sentinel: -7777.25 });
+const { guarded } = h;
 
 function runLayernorm(x: Float32Array, g: Float32Array, b: Float32Array, rows: number, D: number, eps: number,
   inPlace: boolean): Float32Array {
-  const mark = kern.mark();
-  try {
+  return h.scoped(() => {
+    const { kern } = h;
     const o = guarded(rows * D, inPlace ? x : undefined);
     const px = inPlace ? o.ptr : kern.putF32(x);
     kern.k.layernorm(px, kern.putF32(g), kern.putF32(b), o.ptr, rows, D, eps);
     return o.read(`layernorm rows=${rows} D=${D}`);
-  } finally {
-    kern.release(mark);
-  }
+  });
 }
 
 function runSoftmax(x: Float32Array, rows: number, N: number, inPlace: boolean): Float32Array {
-  const mark = kern.mark();
-  try {
+  return h.scoped(() => {
+    const { kern } = h;
     const o = guarded(rows * N, inPlace ? x : undefined);
     const px = inPlace ? o.ptr : kern.putF32(x);
     kern.k.softmax(px, o.ptr, rows, N);
     return o.read(`softmax rows=${rows} N=${N}`);
-  } finally {
-    kern.release(mark);
-  }
+  });
 }
 
 test('layernorm vs reference: rows 1/3/7, many widths, offsets, in place', () => {
@@ -130,6 +104,7 @@ test('softmax: −∞ entries get exactly 0, huge finite values stay finite, equ
 });
 
 test('exit_head: probs = softmax, label = argmax of probs (lowest index on ties), sum 1', () => {
+  const { kern } = h;
   const r = rng(24);
   for (const N of [1, 2, 3, 4, 5, 10, 17, 100, 1023]) {
     for (let rep = 0; rep < 4; rep++) {
@@ -152,6 +127,7 @@ test('exit_head: probs = softmax, label = argmax of probs (lowest index on ties)
 });
 
 test('exit_head: ties go to the lowest index; in place (probs = logits) works', () => {
+  const { kern } = h;
   const mark = kern.mark();
   const logits = new Float32Array([0.5, 2, -1, 3, 1, 3, 3, 0]);
   const pl = kern.putF32(logits);

@@ -2,36 +2,20 @@
 // images (interior SIMD path and clipped borders), outputs NaN-filled and guarded by sentinels.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadKernels, type Kernels } from '../src/wasm/runtime.js';
 import { rng, randn, assertClose, relError } from './util.js';
+import { kernelHarness } from './kernel-harness.js';
 import { refMaxpool2d, refAvgpool2d, refGap, convOutSize } from './reference/gemm-conv-pool.js';
 
-let kern: Kernels;
-const GUARD = 16;
-const SENTINEL = 31337.25;
-
-test.before(async () => { kern = await loadKernels(); });
+const h = kernelHarness(test, { guard: 16, sentinel: 31337.25 });
 
 /** Runs `call(x, out)` on guarded buffers (NaN around x, sentinels around out) and returns the output. */
 function run(x: Float32Array, nOut: number, call: (px: number, po: number) => void, what: string): Float32Array {
-  const mark = kern.mark();
-  try {
-    const xb = kern.alloc((x.length + 2 * GUARD) * 4);
-    kern.f32(xb, x.length + 2 * GUARD).fill(NaN).set(x, GUARD);
-    const ob = kern.alloc((nOut + 2 * GUARD) * 4);
-    const o = kern.f32(ob, nOut + 2 * GUARD);
-    o.fill(SENTINEL);
-    o.fill(NaN, GUARD, GUARD + nOut);
-    call(xb + GUARD * 4, ob + GUARD * 4);
-    const v = kern.f32(ob, nOut + 2 * GUARD);
-    for (let i = 0; i < GUARD; i++) {
-      assert.is(v[i], Math.fround(SENTINEL), `${what}: wrote before out`);
-      assert.is(v[GUARD + nOut + i], Math.fround(SENTINEL), `${what}: wrote past out`);
-    }
-    return v.slice(GUARD, GUARD + nOut);
-  } finally {
-    kern.release(mark);
-  }
+  return h.scoped(() => {
+    const px = h.putPoisoned(x);
+    const out = h.guarded(nOut);
+    call(px, out.ptr);
+    return out.read(what);
+  });
 }
 
 const SHAPES: [number, number, number][] = [[1, 1, 1], [2, 2, 2], [3, 5, 7], [1, 8, 8], [4, 13, 11], [2, 28, 28],
@@ -54,6 +38,7 @@ function cases(f: (C: number, H: number, W: number, k: number, stride: number, p
 }
 
 test('maxpool2d: exact max over the in-bounds window (padding never wins)', () => {
+  const { kern } = h;
   let seed = 1;
   const n = cases((C, H, W, k, stride, pad) => {
     const r = rng(seed++);
@@ -71,6 +56,7 @@ test('maxpool2d: exact max over the in-bounds window (padding never wins)', () =
 });
 
 test('avgpool2d: sum of the in-bounds window / k²', () => {
+  const { kern } = h;
   let seed = 1000;
   const n = cases((C, H, W, k, stride, pad) => {
     const r = rng(seed++);
@@ -86,6 +72,7 @@ test('avgpool2d: sum of the in-bounds window / k²', () => {
 });
 
 test('avgpool2d: constant input gives the in-bounds fraction at the borders', () => {
+  const { kern } = h;
   // All-ones 4×4, k=3, s=1, p=1: corners see 4 of 9, edges 6 of 9, the interior 9 of 9.
   const x = new Float32Array(16).fill(1);
   const got = run(x, 16, (px, po) => kern.k.avgpool2d(px, po, 1, 4, 4, 3, 1, 1), 'avg const');
@@ -93,20 +80,8 @@ test('avgpool2d: constant input gives the in-bounds fraction at the borders', ()
   assert.equal(Array.from(got), e);
 });
 
-/**
- * Places `n` floats so that they end at the last byte of memory and nothing can be allocated after them: a read or
- * write past the end then traps instead of silently touching a neighbour. Call it last.
- */
-function allocAtEnd(n: number): number {
-  const bytes = n * 4;
-  const top = kern.mark();
-  if (kern.memory.buffer.byteLength - top < bytes) { kern.alloc(bytes); kern.release(top); }
-  const end = kern.memory.buffer.byteLength;
-  kern.alloc(end - top, 4);
-  return end - bytes;
-}
-
 test('pooling: no access past x or out (each ending at the end of memory)', () => {
+  const { kern } = h;
   let s = 9000;
   for (const [C, H, W, k, stride, pad] of [[2, 9, 9, 3, 2, 1], [1, 8, 16, 2, 2, 0], [3, 7, 12, 3, 1, 1],
     [1, 13, 19, 3, 2, 0], [2, 6, 10, 5, 3, 2], [1, 4, 11, 2, 1, 0], [1, 9, 17, 3, 2, 0], [1, 6, 8, 2, 2, 0],
@@ -116,10 +91,9 @@ test('pooling: no access past x or out (each ending at the end of memory)', () =
     const wantMax = refMaxpool2d(x, C, H, W, k, stride, pad), wantAvg = refAvgpool2d(x, C, H, W, k, stride, pad);
     const n = wantMax.length;
     for (const last of ['x', 'out']) {
-      const mark = kern.mark();
-      try {
+      h.scoped(() => {
         let px = 0, po = 0;
-        if (last === 'out') { px = kern.putF32(x); po = allocAtEnd(n); } else { po = kern.alloc(n * 4); px = allocAtEnd(x.length); kern.f32(px, x.length).set(x); }
+        if (last === 'out') { px = kern.putF32(x); po = h.allocAtEnd(n); } else { po = kern.alloc(n * 4); px = h.allocAtEnd(x.length); kern.f32(px, x.length).set(x); }
         const what = `C=${C} H=${H} W=${W} k=${k} s=${stride} p=${pad}, ${last} last`;
         kern.k.maxpool2d(px, po, C, H, W, k, stride, pad);
         assertClose(kern.f32(po, n), wantMax, 0, 0, `max ${what}`);
@@ -127,14 +101,13 @@ test('pooling: no access past x or out (each ending at the end of memory)', () =
         assertClose(kern.f32(po, n), wantAvg, 1e-5, 1e-6, `avg ${what}`);
         kern.k.gap(px, po, C, H * W); // n ≥ C, so out has room
         assertClose(kern.f32(po, C), refGap(x, C, H * W), 1e-5, 1e-6, `gap ${what}`);
-      } finally {
-        kern.release(mark);
-      }
+      });
     }
   }
 });
 
 test('gap: mean over HW for odd and large HW', () => {
+  const { kern } = h;
   let seed = 5000;
   for (const [C, HW] of [[1, 1], [3, 3], [5, 4], [7, 15], [2, 16], [4, 17], [16, 49], [8, 196], [3, 3137], [64, 1]]) {
     const r = rng(seed++);

@@ -3,20 +3,19 @@
 // and per-channel, lengths that exercise the 16-lane, 4-lane and scalar paths.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadKernels, type Kernels } from '../src/wasm/runtime.js';
 import { rng, randn, type Rng } from './util.js';
+import { kernelHarness } from './kernel-harness.js';
 import {
   refQuantizeI8, refDequantizeI8, refQuantizeI8Channel, refDequantizeI8Channel, refMinmax, roundHalfEven,
 } from './reference/ops.js';
 
-let kern: Kernels;
 const GUARD = 16;
+const h = kernelHarness(test, { guard: GUARD, sentinel: -7777.25 });
 const LENGTHS = [1, 3, 4, 5, 15, 16, 17, 31, 33, 64, 1023];
-
-test.before(async () => { kern = await loadKernels(); });
 
 /** An i8 output with 0x5a guards on both sides, poisoned with 0x77 (a valid i8, so it must be overwritten to pass). */
 function guardedI8(n: number) {
+  const { kern } = h;
   const base = kern.alloc(n + 2 * GUARD);
   const all = kern.u8(base, n + 2 * GUARD);
   all.fill(0x5a);
@@ -34,46 +33,24 @@ function guardedI8(n: number) {
   };
 }
 
-function guardedF32(n: number) {
-  const base = kern.alloc((n + 2 * GUARD) * 4);
-  const all = kern.f32(base, n + 2 * GUARD);
-  all.fill(-7777.25);
-  all.fill(NaN, GUARD, GUARD + n);
-  return {
-    ptr: base + GUARD * 4,
-    read(what: string): Float32Array {
-      const v = kern.f32(base, n + 2 * GUARD);
-      for (let i = 0; i < GUARD; i++) {
-        assert.is(v[i], -7777.25, `${what}: wrote before the output`);
-        assert.is(v[GUARD + n + i], -7777.25, `${what}: wrote past the output`);
-      }
-      return v.slice(GUARD, GUARD + n);
-    },
-  };
-}
-
 function quantize(x: Float32Array, scale: number, zp: number): Int8Array {
-  const mark = kern.mark();
-  try {
+  return h.scoped(() => {
+    const { kern } = h;
     const o = guardedI8(x.length);
     kern.k.quantize_i8(kern.putF32(x), o.ptr, x.length, scale, zp);
     return o.read(`quantize n=${x.length}`);
-  } finally {
-    kern.release(mark);
-  }
+  });
 }
 
 function dequantize(q: Int8Array, scale: number, zp: number): Float32Array {
-  const mark = kern.mark();
-  try {
+  return h.scoped(() => {
+    const { kern } = h;
     const pq = kern.alloc(q.length, 1);
     kern.i8(pq, q.length).set(q);
-    const o = guardedF32(q.length);
+    const o = h.guarded(q.length);
     kern.k.dequantize_i8(pq, o.ptr, q.length, scale, zp);
     return o.read(`dequantize n=${q.length}`);
-  } finally {
-    kern.release(mark);
-  }
+  });
 }
 
 function assertSameI8(a: Int8Array, e: Int8Array, x: ArrayLike<number>, what: string) {
@@ -176,6 +153,7 @@ test('quantize → dequantize round trip is within half a step inside the range'
 });
 
 test('per-channel quantize/dequantize equal the reference exactly', () => {
+  const { kern } = h;
   const r = rng(45);
   for (const channels of [1, 3, 7]) {
     for (const inner of [1, 3, 4, 5, 16, 17, 1023]) {
@@ -195,7 +173,7 @@ test('per-channel quantize/dequantize equal the reference exactly', () => {
       assertSameI8(q, refQuantizeI8Channel(x, channels, inner, scales, zps), x, `quantize_i8_channel ${channels}×${inner}`);
       const pq = kern.alloc(n, 1);
       kern.i8(pq, n).set(q);
-      const od = guardedF32(n);
+      const od = h.guarded(n);
       kern.k.dequantize_i8_channel(pq, od.ptr, channels, inner, ps, pz);
       assertDequantExact(od.read('dequantize_i8_channel'), refDequantizeI8Channel(q, channels, inner, scales, zps),
         `dequantize_i8_channel ${channels}×${inner}`);
@@ -205,6 +183,7 @@ test('per-channel quantize/dequantize equal the reference exactly', () => {
 });
 
 test('minmax: exact, every length, NaN propagates, n = 0 gives +∞/−∞', () => {
+  const { kern } = h;
   const r = rng(46);
   for (const n of [0, ...LENGTHS]) {
     for (let rep = 0; rep < 3; rep++) {

@@ -60,3 +60,10 @@ export function relError(actual: ArrayLike<number>, expected: ArrayLike<number>)
   for (let i = 0; i < expected.length; i++) { const d = actual[i] - expected[i]; num += d * d; den += expected[i] * expected[i]; }
   return Math.sqrt(num / Math.max(den, 1e-300));
 }
+
+/** The largest |a[i]| (0 for an empty array): the scale for an absolute tolerance. */
+export function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}

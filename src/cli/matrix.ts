@@ -6,7 +6,7 @@ import { STREAM_NAMES, openStream, type DataStream } from '../data/streams.js';
 import type { Model } from '../engine/model.js';
 import { confidenceRows } from '../sim/confidence.js';
 import { csvHeader, csvRow } from '../sim/csv.js';
-import { helpText, numberOption, parseArgs, UsageError, type Command, type OptionSpec } from './args.js';
+import { helpText, numberOption, parseArgs, UsageError, type Command, type OptionSpec, type Parsed } from './args.js';
 import { MODEL_OPTIONS, Progress, backendOption, openModel, requireString } from './common.js';
 
 const spec: Record<string, OptionSpec> = {
@@ -29,6 +29,27 @@ export function checkModelFitsStream(model: Pick<Model, 'header'>, stream: Pick<
   }
 }
 
+/** Where a command's samples come from: --dataset (one of the known streams), --limit and --data-dir. */
+export interface StreamChoice { dataset: string; limit: number | undefined; dataDir: string | undefined }
+
+/** Checks --dataset's value (`dataset`, already required by the caller) and reads --limit and --data-dir. */
+export function streamChoice(p: Parsed, dataset: string): StreamChoice {
+  if (!(STREAM_NAMES as readonly string[]).includes(dataset)) {
+    throw new UsageError(`unknown --dataset '${dataset}'; valid streams: ${STREAM_NAMES.join(', ')}`);
+  }
+  const limit = numberOption(p, 'limit', { min: 1, integer: true });
+  return { dataset, limit, dataDir: p.options['data-dir'] as string | undefined };
+}
+
+/** Opens the chosen stream for a loaded model, checks that the two fit, and makes the model's input encoder. */
+export async function openModelStream(model: Model, s: StreamChoice) {
+  const stream = await openStream(s.dataset, { dataDir: s.dataDir, limit: s.limit });
+  checkModelFitsStream(model, stream);
+  // Loaded here, not at the top: the encoder pulls in the tokenizer, which `--help` and usage errors never need.
+  const { createInputEncoder } = await import('../data/prepare.js');
+  return { stream, encode: createInputEncoder(model.header) };
+}
+
 export const command: Command = {
   summary: 'run a model on a dataset stream and write its confidence matrix CSV (every exit of every sample)',
   async run(argv) {
@@ -39,20 +60,12 @@ export const command: Command = {
     const modelName = requireString(p, 'model');
     const dataset = requireString(p, 'dataset');
     const out = requireString(p, 'out');
-    if (!(STREAM_NAMES as readonly string[]).includes(dataset)) {
-      throw new UsageError(`unknown --dataset '${dataset}'; valid streams: ${STREAM_NAMES.join(', ')}`);
-    }
-    const limit = numberOption(p, 'limit', { min: 1, integer: true });
+    const source = streamChoice(p, dataset);
     const backend = backendOption(p);
-    const dataDir = p.options['data-dir'] as string | undefined;
 
     const model = await openModel(modelName, backend);
     try {
-      const stream = await openStream(dataset, { dataDir, limit });
-      checkModelFitsStream(model, stream);
-      // Loaded here, not at the top: the encoder pulls in the tokenizer, which `--help` and usage errors never need.
-      const { createInputEncoder } = await import('../data/prepare.js');
-      const encode = createInputEncoder(model.header);
+      const { stream, encode } = await openModelStream(model, source);
       const L = model.numLayers;
       const path = resolve(out);
       mkdirSync(dirname(path), { recursive: true });

@@ -2,7 +2,6 @@
 // cloud (`splitee serve`, or in-process with --cloud local), and reports accuracy, cost, bytes and latency.
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { STREAM_NAMES, openStream } from '../data/streams.js';
 import { CloudError, HttpCloudClient, type CloudClient } from '../device/cloud.js';
 import { LocalCloudClient } from '../device/local-client.js';
 import { RUN_SUMMARY_KEYS, runStream, type RunResult, type SampleRecord } from '../device/runner.js';
@@ -12,7 +11,7 @@ import type { CostModel } from '../policy/types.js';
 import { DTYPES, type Dtype } from '../transport/codec.js';
 import { helpText, numberOption, parseArgs, UsageError, type Command, type OptionSpec, type Parsed } from './args.js';
 import { MODEL_OPTIONS, Progress, backendOption, openModel, requireString } from './common.js';
-import { checkModelFitsStream } from './matrix.js';
+import { openModelStream, streamChoice } from './matrix.js';
 
 const spec: Record<string, OptionSpec> = {
   ...MODEL_OPTIONS,
@@ -85,10 +84,8 @@ export const command: Command = {
     // Every argument is checked before anything slow starts.
     const modelName = requireString(p, 'model');
     const dataset = requireString(p, 'dataset');
-    if (!(STREAM_NAMES as readonly string[]).includes(dataset)) throw new UsageError(`unknown --dataset '${dataset}'; valid streams: ${STREAM_NAMES.join(', ')}`);
-    const limit = numberOption(p, 'limit', { min: 1, integer: true });
+    const source = streamChoice(p, dataset);
     const backend = backendOption(p);
-    const dataDir = p.options['data-dir'] as string | undefined;
     const cloudArg = String(p.options.cloud);
     if (cloudArg !== 'local' && !/^https?:\/\//i.test(cloudArg)) throw new UsageError(`--cloud must be 'local' or an http(s):// URL, got '${cloudArg}'`);
     const tokenOpt = p.options.token;
@@ -113,10 +110,7 @@ export const command: Command = {
 
     const model = await openModel(modelName, backend);
     try {
-      const stream = await openStream(dataset, { dataDir, limit });
-      checkModelFitsStream(model, stream);
-      const { createInputEncoder } = await import('../data/prepare.js');
-      const encode = createInputEncoder(model.header);
+      const { stream, encode } = await openModelStream(model, source);
       const L = model.numLayers;
       const samples = stream.samples as { index: number; label: number; input: Float32Array | string }[];
 
