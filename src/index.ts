@@ -25,4 +25,4 @@ export * from './sim/index.js';
 export * from './transport/index.js';
 export { createInputEncoder, type RawSample } from './data/prepare.js';
 export * from './device/index.js';
-export { cloudModelFrom } from './server/cloud-model.js';
+export { cloudModelFrom } from './cloud/cloud-model.js';

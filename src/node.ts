@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { loadModelBytes, type LoadOptions, type Model } from './engine/model.js';
 
 export * from './index.js';
-export { createCloudServer, closeOnSignals } from './server/server.js';
+export { createCloudServer, closeOnSignals } from './cloud/server.js';
 
 /** The package root (dist/src/node.js → ../..). */
 export const packageRoot = fileURLToPath(new URL('../../', import.meta.url));

@@ -1,5 +1,5 @@
 // The device half in a real browser: headless Chromium (playwright-core driving /usr/bin/chromium) loads the built
-// core from the web server (src/web-server) as ES modules, runs layers 1..k and exit k for every k on WebGPU and on
+// core from the web server (src/demo) as ES modules, runs layers 1..k and exit k for every k on WebGPU and on
 // WASM (web/device.js), and the outputs must match the Node engine's: the same labels, probabilities within 1e-4,
 // activations within 1e-4 relative (WebGPU) or bit for bit (WASM: the same kernels).
 //
@@ -12,8 +12,8 @@ import { dirname, join, resolve } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createInputEncoder, loadModelBytes, type ModelInput } from '../src/index.js';
-import { CHROMIUM_ARGS, CHROMIUM_PATH, launchChromium, type Browser } from '../src/web-server/chromium.js';
-import { createWebServer, PACKAGE_ROOT, type WebServer } from '../src/web-server/server.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, launchChromium, type Browser } from '../src/demo/chromium.js';
+import { createWebServer, PACKAGE_ROOT, type WebServer } from '../src/demo/server.js';
 import { tinyImageModel, tinyTextModel } from './fixtures/tiny-models.js';
 import { relError, rng } from './util.js';
 
@@ -129,7 +129,7 @@ test('the core and the device runner load in the browser: every import resolves,
   if (skip) { console.log('*** browser: SKIPPED (SPLITEE_SKIP_BROWSER=1)'); return; }
   const keys = await page!.evaluate(async () => {
     const out: Record<string, number> = {};
-    for (const p of ['/dist/src/index.js', '/dist/src/device/index.js', '/dist/src/webgpu/index.js', '/dist/src/web-server/demo-core.js']) {
+    for (const p of ['/dist/src/index.js', '/dist/src/device/index.js', '/dist/src/webgpu/index.js', '/dist/src/demo/demo-core.js']) {
       out[p] = Object.keys(await import(p)).length;
     }
     return out;
@@ -155,7 +155,7 @@ test('the core and the device runner load in the browser: every import resolves,
       else if (!(spec === 'node:crypto' && m[2] && file.endsWith(join('engine', 'model.js')))) bare.push(`${file.slice(dist.length + 1)} imports '${spec}'`);
     }
   };
-  for (const e of ['index.js', 'device/index.js', 'webgpu/index.js', 'web-server/demo-core.js']) walk(join(dist, e));
+  for (const e of ['index.js', 'device/index.js', 'webgpu/index.js', 'demo/demo-core.js']) walk(join(dist, e));
   assert.ok(seen.size > 30, `walked only ${seen.size} files`);
   assert.equal(bare, [], `non-relative imports in the browser graph:\n${bare.join('\n')}`);
 });

@@ -6,7 +6,7 @@ import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { rng, randn, type Rng } from './util.js';
-import { createCloudServer, type CloudModel, type CloudServer, type CloudServerOptions, type RequestLog } from '../src/server/server.js';
+import { createCloudServer, type CloudModel, type CloudServer, type CloudServerOptions, type RequestLog } from '../src/cloud/server.js';
 import { DTYPES, decode, encode, numElements, type Dtype } from '../src/transport/codec.js';
 import { decodeResponse, encodeFrame, newRequestId, toHex } from '../src/transport/frame.js';
 
@@ -352,7 +352,7 @@ test('graceful close: stops accepting, finishes requests in flight, then resolve
 });
 
 test('SIGTERM on a server process: the request in flight is answered, then the process exits 0', async () => {
-  const serverUrl = new URL('../src/server/server.js', import.meta.url).href;
+  const serverUrl = new URL('../src/cloud/server.js', import.meta.url).href;
   const script = `
     import { createCloudServer, closeOnSignals } from ${JSON.stringify(serverUrl)};
     const model = { name: 'child', digest: new Uint8Array(32).fill(7), numLayers: 3, inputShapeAfter: () => null,

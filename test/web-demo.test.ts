@@ -1,7 +1,7 @@
-// End to end, the browser demo (issue 8 part 2): the web server (src/web-server) serves web/demo.html and the cloud
+// End to end, the browser demo (issue 8 part 2): the web server (src/demo) serves web/demo.html and the cloud
 // half; headless Chromium runs the device half and SplitEE over the stream, offloading over real HTTP; the page's
 // final numbers (n, accuracy, cost, offload rate, bytes, arm counts, baseline rows) must equal a Node run of the same
-// runner (runDemo, src/web-server/demo-core.ts) with the same seed and samples against the same server.
+// runner (runDemo, src/demo/demo-core.ts) with the same seed and samples against the same server.
 //
 // The page runs once on WASM (bit-for-bit the Node engine: the numbers must be identical) and once on WebGPU (the
 // same decisions: per-exit probabilities agree to ~1e-7, so no decision is near enough to α to flip; a flip would
@@ -14,9 +14,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HttpCloudClient } from '../src/device/cloud.js';
 import { loadModelBytes } from '../src/index.js';
-import { CHROMIUM_PATH, launchChromium, type Browser } from '../src/web-server/chromium.js';
-import { decodeSamples, demoBaselines, encodeSamples, runDemo, type DemoNumbers, type DemoSample } from '../src/web-server/demo-core.js';
-import { createWebServer, PACKAGE_ROOT, type WebServer } from '../src/web-server/server.js';
+import { CHROMIUM_PATH, launchChromium, type Browser } from '../src/demo/chromium.js';
+import { decodeSamples, demoBaselines, encodeSamples, runDemo, type DemoNumbers, type DemoSample } from '../src/demo/demo-core.js';
+import { createWebServer, PACKAGE_ROOT, type WebServer } from '../src/demo/server.js';
 import { tinyImageModel } from './fixtures/tiny-models.js';
 import { rng } from './util.js';
 

@@ -18,7 +18,7 @@ import { Model, createInputEncoder, loadModelBytes, parseSpx, type ExitResult, t
 import { WebGpuBackend } from '../src/webgpu/backend.js';
 import { GpuContext } from '../src/webgpu/context.js';
 import { createNodeGpu } from '../src/webgpu/node-gpu.js';
-import { PACKAGE_ROOT } from '../src/web-server/server.js';
+import { PACKAGE_ROOT } from '../src/demo/server.js';
 import { tinyImageModel, tinyTextModel } from './fixtures/tiny-models.js';
 import { rng } from './util.js';
 

@@ -1,11 +1,11 @@
 // The browser demo: the device half of the model runs here (WebGPU when the browser has an adapter, else WASM),
 // offloads go to the server's cloud half (POST /v1/infer, same origin), and the run is `runDemo` from
-// src/web-server/demo-core.ts — the same settings and runner a Node replay uses, so its numbers match.
+// src/demo/demo-core.ts — the same settings and runner a Node replay uses, so its numbers match.
 // Query: ?backend=auto|wasm|webgpu overrides the server's choice, ?limit=N streams only the first N samples,
 // ?baselines=0 skips the baseline pass.
 import { loadModel } from '/dist/src/index.js';
 import { HttpCloudClient } from '/dist/src/device/cloud.js';
-import { checkSamplesFit, decodeSamples, demoBaselines, demoCosts, runDemo } from '/dist/src/web-server/demo-core.js';
+import { checkSamplesFit, decodeSamples, demoBaselines, demoCosts, runDemo } from '/dist/src/demo/demo-core.js';
 import { gpuInfo } from '/gpu.js';
 
 const $ = (id) => document.getElementById(id);

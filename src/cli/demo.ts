@@ -10,8 +10,8 @@ import { loadModel, resolveModelPath } from '../node.js';
 import { createPolicy } from '../policy/registry.js';
 import { resolveCosts, type CostModel, type ResolvedCosts } from '../policy/types.js';
 import { renderDemoReport, type ReportRow } from '../report/html.js';
-import { cloudModelFrom } from '../server/cloud-model.js';
-import { createCloudServer } from '../server/server.js';
+import { cloudModelFrom } from '../cloud/cloud-model.js';
+import { createCloudServer } from '../cloud/server.js';
 import { buildMatrix } from '../sim/confidence.js';
 import type { ConfidenceMatrix } from '../sim/matrix.js';
 import { runPolicy } from '../sim/simulator.js';
@@ -20,7 +20,7 @@ import { helpText, numberOption, parseArgs, UsageError, type Command, type Optio
 import { backendOption, openModel, Progress } from './common.js';
 import { checkModelFitsStream } from './matrix.js';
 // One source for the demo's defaults, shared with the browser demo so both runs give the same numbers.
-import { DEFAULT_STREAMS, DEMO_DEFAULTS, demoCosts } from '../web-server/demo-core.js';
+import { DEFAULT_STREAMS, DEMO_DEFAULTS, demoCosts } from '../demo/demo-core.js';
 
 
 const spec: Record<string, OptionSpec> = {

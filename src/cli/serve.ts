@@ -1,6 +1,6 @@
-// `splitee serve`: the cloud half of a split as an HTTP server (src/server/server.ts) running one model file.
-import { closeOnSignals, createCloudServer, type RequestLog } from '../server/server.js';
-import { cloudModelFrom } from '../server/cloud-model.js';
+// `splitee serve`: the cloud half of a split as an HTTP server (src/cloud/server.ts) running one model file.
+import { closeOnSignals, createCloudServer, type RequestLog } from '../cloud/server.js';
+import { cloudModelFrom } from '../cloud/cloud-model.js';
 import { helpText, numberOption, parseArgs, UsageError, type Command, type OptionSpec } from './args.js';
 import { backendOption, openModel, requireString } from './common.js';
 

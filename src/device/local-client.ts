@@ -3,8 +3,8 @@
 // and the quantization error are the real ones; only the network is missing.
 import { decode } from '../transport/codec.js';
 import { FrameError, decodeFrame, decodeResponse, encodeResponse, toHex, type CloudAnswer, type FrameLimits } from '../transport/frame.js';
-import { cloudModelFrom, type EngineModel } from '../server/cloud-model.js';
-import type { CloudModel } from '../server/server.js';
+import { cloudModelFrom, type EngineModel } from '../cloud/cloud-model.js';
+import type { CloudModel } from '../cloud/server.js';
 import { CloudError, withDeadline, type CloudClient, type CloudHealth, type InferOptions } from './cloud.js';
 
 function isCloudModel(m: EngineModel | CloudModel): m is CloudModel {

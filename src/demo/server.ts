@@ -4,7 +4,7 @@
 //   GET  /models/<name>.spx           model bytes (the demo model, plus any the caller registers)
 //   GET  /api/config                  the demo's settings (DemoConfig)
 //   GET  /api/samples[?dataset=&limit=]  a stream's samples and labels (SamplesPayload)
-//   POST /v1/infer, GET /healthz      the cloud half of the demo model (src/server/server.ts, mounted here)
+//   POST /v1/infer, GET /healthz      the cloud half of the demo model (src/cloud/server.ts, mounted here)
 // The cloud half is `createCloudServer`'s own handler: this module takes over its http.Server's request event and
 // hands it the two cloud routes, so the page offloads to the same origin (no CORS) and gets exactly the server's
 // checks and error codes.
@@ -15,12 +15,12 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModelBytes, type Model } from '../engine/model.js';
-import { cloudModelFrom } from '../server/cloud-model.js';
-import { createCloudServer, type CloudServer, type RequestLog } from '../server/server.js';
+import { cloudModelFrom } from '../cloud/cloud-model.js';
+import { createCloudServer, type CloudServer, type RequestLog } from '../cloud/server.js';
 import { createPolicy } from '../policy/registry.js';
 import { DEFAULT_STREAMS, DEMO_DEFAULTS, demoCosts, encodeSamples, type DemoConfig, type DemoSample, type SamplesPayload } from './demo-core.js';
 
-/** The package root: dist/src/web-server/server.js → ../../.. (also right for a run from src/ via a loader). */
+/** The package root: dist/src/demo/server.js → ../../.. (also right for a run from src/ via a loader). */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export class WebServerError extends Error {

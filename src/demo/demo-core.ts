@@ -1,4 +1,4 @@
-// The web demo's run, shared by the page (web/demo.js imports the built copy from /dist/src/web-server/) and by
+// The web demo's run, shared by the page (web/demo.js imports the built copy from /dist/src/demo/) and by
 // Node (the end-to-end test replays it there): the same settings, the same policy and the same runner, so one seed
 // and one stream give the same numbers in both places. Core module: no Node imports.
 import { createInputEncoder } from '../data/prepare.js';

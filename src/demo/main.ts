@@ -1,7 +1,7 @@
 // `npm run demo:web`: serves the browser demo (web/demo.html). The page runs the device half of a zoo model in the
 // browser (WebGPU when it has an adapter, else WASM) and offloads to the cloud half served here.
 //
-//   node dist/src/web-server/main.js [--port 8080] [--host 127.0.0.1] [--model fmnist-cnn] [--dataset fmnist:test]
+//   node dist/src/demo/main.js [--port 8080] [--host 127.0.0.1] [--model fmnist-cnn] [--dataset fmnist:test]
 //                                    [--limit 2000] [--seed 1] [--policy splitee] [--alpha 0.9] [--lambda λ]
 //                                    [--offload-cost o] [--backend auto|wasm|webgpu] [--data-dir DIR]
 import { readFile } from 'node:fs/promises';
