@@ -26,7 +26,8 @@
 // Scratch (byte offsets from `scratch`, each region 64-byte aligned):
 //   qkv [T, 3D] f32 | kT [D, Tp] f32 | p [QB, Tp] f32 | ctx [T, D] f32
 import { linear } from './gemm';
-import { softmax } from './norm';
+import { softmaxRow } from './softmax';
+import { madd } from './simd';
 
 // @ts-ignore: decorator
 @inline function align64(n: usize): usize {
@@ -49,7 +50,7 @@ function probsRow(p: usize, T: i32, Tp: i32, mask: usize, visible: i32): void {
         if (load<u8>(mask + <usize>j) == 0) store<f32>(p + (<usize>j << 2), -Infinity);
       }
     }
-    softmax(p, p, 1, T);
+    softmaxRow(p, p, T);
   }
   for (let j = T; j < Tp; j++) store<f32>(p + (<usize>j << 2), 0);
 }
@@ -74,7 +75,7 @@ function probsWindow(p: usize, lo: i32, hi: i32, clo: i32, chi: i32, mask: usize
     for (let j = lo; j <= hi; j++) store<f32>(p + (<usize>j << 2), 0);
   } else {
     const row = p + (<usize>lo << 2);
-    softmax(row, row, 1, hi - lo + 1);
+    softmaxRow(row, row, hi - lo + 1);
   }
 }
 
@@ -162,13 +163,13 @@ export function attention(
           const o = <usize>e << 2;
           const k0 = v128.load(kp), k1 = v128.load(kp, 16);
           const s0 = v128.load32_splat(q0 + o);
-          a0 = f32x4.add(a0, f32x4.mul(s0, k0)); b0 = f32x4.add(b0, f32x4.mul(s0, k1));
+          a0 = madd(s0, k0, a0); b0 = madd(s0, k1, b0);
           const s1 = v128.load32_splat(q1 + o);
-          a1 = f32x4.add(a1, f32x4.mul(s1, k0)); b1 = f32x4.add(b1, f32x4.mul(s1, k1));
+          a1 = madd(s1, k0, a1); b1 = madd(s1, k1, b1);
           const s2 = v128.load32_splat(q2 + o);
-          a2 = f32x4.add(a2, f32x4.mul(s2, k0)); b2 = f32x4.add(b2, f32x4.mul(s2, k1));
+          a2 = madd(s2, k0, a2); b2 = madd(s2, k1, b2);
           const s3 = v128.load32_splat(q3 + o);
-          a3 = f32x4.add(a3, f32x4.mul(s3, k0)); b3 = f32x4.add(b3, f32x4.mul(s3, k1));
+          a3 = madd(s3, k0, a3); b3 = madd(s3, k1, b3);
           kp += tRow;
         }
         const jo = <usize>j << 2;
@@ -183,10 +184,10 @@ export function attention(
         for (let e = 0; e < dh; e++) {
           const o = <usize>e << 2;
           const k0 = v128.load(kp);
-          a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(q0 + o), k0));
-          a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(q1 + o), k0));
-          a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(q2 + o), k0));
-          a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(q3 + o), k0));
+          a0 = madd(v128.load32_splat(q0 + o), k0, a0);
+          a1 = madd(v128.load32_splat(q1 + o), k0, a1);
+          a2 = madd(v128.load32_splat(q2 + o), k0, a2);
+          a3 = madd(v128.load32_splat(q3 + o), k0, a3);
           kp += tRow;
         }
         const jo = <usize>j << 2;
@@ -221,13 +222,13 @@ export function attention(
           const o = <usize>j << 2;
           const v0 = v128.load(vp), v1 = v128.load(vp, 16);
           const s0 = v128.load32_splat(p0 + o);
-          a0 = f32x4.add(a0, f32x4.mul(s0, v0)); b0 = f32x4.add(b0, f32x4.mul(s0, v1));
+          a0 = madd(s0, v0, a0); b0 = madd(s0, v1, b0);
           const s1 = v128.load32_splat(p1 + o);
-          a1 = f32x4.add(a1, f32x4.mul(s1, v0)); b1 = f32x4.add(b1, f32x4.mul(s1, v1));
+          a1 = madd(s1, v0, a1); b1 = madd(s1, v1, b1);
           const s2 = v128.load32_splat(p2 + o);
-          a2 = f32x4.add(a2, f32x4.mul(s2, v0)); b2 = f32x4.add(b2, f32x4.mul(s2, v1));
+          a2 = madd(s2, v0, a2); b2 = madd(s2, v1, b2);
           const s3 = v128.load32_splat(p3 + o);
-          a3 = f32x4.add(a3, f32x4.mul(s3, v0)); b3 = f32x4.add(b3, f32x4.mul(s3, v1));
+          a3 = madd(s3, v0, a3); b3 = madd(s3, v1, b3);
           vp += qkvRow;
         }
         const eo = <usize>e << 2;
@@ -242,10 +243,10 @@ export function attention(
         for (let j = clo; j < chi; j++) {
           const o = <usize>j << 2;
           const v0 = v128.load(vp);
-          a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p0 + o), v0));
-          a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(p1 + o), v0));
-          a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(p2 + o), v0));
-          a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(p3 + o), v0));
+          a0 = madd(v128.load32_splat(p0 + o), v0, a0);
+          a1 = madd(v128.load32_splat(p1 + o), v0, a1);
+          a2 = madd(v128.load32_splat(p2 + o), v0, a2);
+          a3 = madd(v128.load32_splat(p3 + o), v0, a3);
           vp += qkvRow;
         }
         const eo = <usize>e << 2;
@@ -273,8 +274,8 @@ export function attention(
         let kp = kh + (<usize>j << 2);
         for (let e = 0; e < dh; e++) {
           const qe = v128.load32_splat(q + (<usize>e << 2));
-          acc0 = f32x4.add(acc0, f32x4.mul(qe, v128.load(kp)));
-          acc1 = f32x4.add(acc1, f32x4.mul(qe, v128.load(kp, 16)));
+          acc0 = madd(qe, v128.load(kp), acc0);
+          acc1 = madd(qe, v128.load(kp, 16), acc1);
           kp += tRow;
         }
         v128.store(p + (<usize>j << 2), f32x4.mul(acc0, scale));
@@ -284,7 +285,7 @@ export function attention(
         let acc = f32x4.splat(0);
         let kp = kh + (<usize>j << 2);
         for (let e = 0; e < dh; e++) {
-          acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(q + (<usize>e << 2)), v128.load(kp)));
+          acc = madd(v128.load32_splat(q + (<usize>e << 2)), v128.load(kp), acc);
           kp += tRow;
         }
         v128.store(p + (<usize>j << 2), f32x4.mul(acc, scale));
@@ -299,7 +300,7 @@ export function attention(
         let acc = f32x4.splat(0);
         let vp = vh + (<usize>e << 2) + <usize>lo * qkvRow;
         for (let j = lo; j <= hi; j++) {
-          acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(p + (<usize>j << 2)), v128.load(vp)));
+          acc = madd(v128.load32_splat(p + (<usize>j << 2)), v128.load(vp), acc);
           vp += qkvRow;
         }
         storeFeatures(c + (<usize>e << 2), acc, dh - e);

@@ -9,6 +9,7 @@
 //  - C/groups == 1 (depthwise, any channel multiplier): direct SIMD over output columns from a zero-padded copy of
 //    the input channel in scratch (no bounds checks in the inner loops), 3×3 stride 1/2 unrolled.
 import { pack_rows4, pack_rows4_bytes, gemm_packed_a, bias_act_rows } from './gemm';
+import { madd } from './simd';
 
 // @ts-ignore: decorator
 @inline const CHUNK_BYTES: i32 = 196608; // target size of one im2col chunk (fits L2 next to the weights)
@@ -259,14 +260,14 @@ function depthwise(x: usize, wts: usize, b: usize, out: usize, H: i32, W: i32, O
     const whole = oh + 1 < OH;
     for (let ow = 0; ow < OW; ow += 4) {
       let acc = f32x4.mul(w0, v128.load(r0));
-      acc = f32x4.add(acc, f32x4.mul(w1, v128.load(r0, 4)));
-      acc = f32x4.add(acc, f32x4.mul(w2, v128.load(r0, 8)));
+      acc = madd(w1, v128.load(r0, 4), acc);
+      acc = madd(w2, v128.load(r0, 8), acc);
       let acc2 = f32x4.mul(w3, v128.load(r1));
-      acc2 = f32x4.add(acc2, f32x4.mul(w4, v128.load(r1, 4)));
-      acc2 = f32x4.add(acc2, f32x4.mul(w5, v128.load(r1, 8)));
-      acc = f32x4.add(acc, f32x4.mul(w6, v128.load(r2)));
-      acc = f32x4.add(acc, f32x4.mul(w7, v128.load(r2, 4)));
-      acc = f32x4.add(acc, f32x4.mul(w8, v128.load(r2, 8)));
+      acc2 = madd(w4, v128.load(r1, 4), acc2);
+      acc2 = madd(w5, v128.load(r1, 8), acc2);
+      acc = madd(w6, v128.load(r2), acc);
+      acc = madd(w7, v128.load(r2, 4), acc);
+      acc = madd(w8, v128.load(r2, 8), acc);
       storeRow(dst, reluAct(f32x4.add(f32x4.add(acc, acc2), bias), act), OW - ow, whole);
       r0 += 16; r1 += 16; r2 += 16; dst += 16;
     }
@@ -311,14 +312,14 @@ function depthwise(x: usize, wts: usize, b: usize, out: usize, H: i32, W: i32, O
       const d2 = v128.shuffle<f32>(a2, b2, 1, 3, 5, 7);
       const f2 = v128.shuffle<f32>(e2, c2, 1, 2, 3, 4);
       let acc = f32x4.mul(w0, e0);
-      acc = f32x4.add(acc, f32x4.mul(w1, d0));
-      acc = f32x4.add(acc, f32x4.mul(w2, f0));
+      acc = madd(w1, d0, acc);
+      acc = madd(w2, f0, acc);
       let acc2 = f32x4.mul(w3, e1);
-      acc2 = f32x4.add(acc2, f32x4.mul(w4, d1));
-      acc2 = f32x4.add(acc2, f32x4.mul(w5, f1));
-      acc = f32x4.add(acc, f32x4.mul(w6, e2));
-      acc = f32x4.add(acc, f32x4.mul(w7, d2));
-      acc = f32x4.add(acc, f32x4.mul(w8, f2));
+      acc2 = madd(w4, d1, acc2);
+      acc2 = madd(w5, f1, acc2);
+      acc = madd(w6, e2, acc);
+      acc = madd(w7, d2, acc);
+      acc = madd(w8, f2, acc);
       storeRow(dst, reluAct(f32x4.add(f32x4.add(acc, acc2), bias), act), OW - ow, whole);
       a0 = c0; a1 = c1; a2 = c2;
       r0 += 32; r1 += 32; r2 += 32; dst += 16;
@@ -349,7 +350,7 @@ function dwGeneric(p: usize, rowBytes: usize, w: usize, o: usize, OH: i32, OW: i
             v = v128.load32_lane(q + 2 * colStep, v, 2);
             v = v128.load32_lane(q + 3 * colStep, v, 3);
           }
-          acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(wr + (<usize>kw << 2)), v));
+          acc = madd(v128.load32_splat(wr + (<usize>kw << 2)), v, acc);
         }
       }
       storeUpTo(dst, reluAct(acc, act), OW - ow);

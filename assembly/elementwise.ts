@@ -21,7 +21,7 @@ import { LOG2E, LN2_HI, LN2_LO, ROUND_SHIFT, fmaV, expTaylor4 } from './simd-mat
 //    wrapping the exponent.
 //  - |x| is clamped to 15.5 (a ≤ 11, the fitted range); below x = −15.5 the result has underflowed and is −0, above
 //    +15.5 erfc(−a) is 2 to f32 precision, so gelu(x) = x.
-// The tail of the kernel and `gelu_scalar` run the same vector code on a partly filled vector, so every path gives the
+// The tail of the kernel runs the same vector code on a partly filled vector, so every path gives the
 // same bits for the same x (a GEMM with fused GELU matches this kernel exactly).
 // ---------------------------------------------------------------------------------------------------------------------
 
@@ -264,11 +264,6 @@ const GC = memory.data<f32>([
   const g_b = v128.bitselect(pos_b, neg_b, f32x4.gt(x_b, f32x4.splat(0)));
   v128.store(out, v128.bitselect(gc(G_NZERO), g_a, f32x4.lt(x_a, gc(G_NAXMAX))));
   v128.store(out, v128.bitselect(gc(G_NZERO), g_b, f32x4.lt(x_b, gc(G_NAXMAX))), 16);
-}
-
-/** GELU (erf form) of one value: the same bits as the `gelu` kernel gives for it, for fused activations. */
-export function gelu_scalar(x: f32): f32 {
-  return f32x4.extract_lane(gelu4(f32x4.splat(x)), 0);
 }
 
 export function gelu(x: usize, out: usize, n: i32): void {

@@ -11,9 +11,10 @@
 // across calls (the whole dot product stays in registers, no partial sums in memory). Rows are blocked by MC so the
 // A block stays in L2 while every column panel sweeps over it.
 //
-// Besides the ABI exports, pack_rows4_bytes / pack_rows4 / gemm_packed_a / bias_act_rows are exported for conv.ts
-// (an AssemblyScript export is also a wasm export; they only take i32/usize).
+// pack_rows4_bytes / pack_rows4 / gemm_packed_a / bias_act_rows are exported to conv.ts only (index.ts lists the
+// module's exports).
 import { gelu } from './elementwise';
+import { madd } from './simd';
 
 // @ts-ignore: decorator
 @inline const GEMM_NR: i32 = 8;
@@ -117,17 +118,17 @@ function kernel4x8(a0: usize, a1: usize, a2: usize, a3: usize, aCs: usize, b: us
       const b0 = v128.load(b);
       const b1 = v128.load(b, 16);
       let s = v128.load32_splat(a0);
-      c00 = f32x4.add(c00, f32x4.mul(s, b0));
-      c01 = f32x4.add(c01, f32x4.mul(s, b1));
+      c00 = madd(s, b0, c00);
+      c01 = madd(s, b1, c01);
       s = v128.load32_splat(a1);
-      c10 = f32x4.add(c10, f32x4.mul(s, b0));
-      c11 = f32x4.add(c11, f32x4.mul(s, b1));
+      c10 = madd(s, b0, c10);
+      c11 = madd(s, b1, c11);
       s = v128.load32_splat(a2);
-      c20 = f32x4.add(c20, f32x4.mul(s, b0));
-      c21 = f32x4.add(c21, f32x4.mul(s, b1));
+      c20 = madd(s, b0, c20);
+      c21 = madd(s, b1, c21);
       s = v128.load32_splat(a3);
-      c30 = f32x4.add(c30, f32x4.mul(s, b0));
-      c31 = f32x4.add(c31, f32x4.mul(s, b1));
+      c30 = madd(s, b0, c30);
+      c31 = madd(s, b1, c31);
       a0 += aCs; a1 += aCs; a2 += aCs; a3 += aCs;
       b += bRs;
     }
@@ -161,17 +162,17 @@ function kernel4x8p(a: usize, b: usize, bRs: usize, K: i32,
       const b0 = v128.load(b);
       const b1 = v128.load(b, 16);
       let s = v128.load32_splat(a);
-      c00 = f32x4.add(c00, f32x4.mul(s, b0));
-      c01 = f32x4.add(c01, f32x4.mul(s, b1));
+      c00 = madd(s, b0, c00);
+      c01 = madd(s, b1, c01);
       s = v128.load32_splat(a, 4);
-      c10 = f32x4.add(c10, f32x4.mul(s, b0));
-      c11 = f32x4.add(c11, f32x4.mul(s, b1));
+      c10 = madd(s, b0, c10);
+      c11 = madd(s, b1, c11);
       s = v128.load32_splat(a, 8);
-      c20 = f32x4.add(c20, f32x4.mul(s, b0));
-      c21 = f32x4.add(c21, f32x4.mul(s, b1));
+      c20 = madd(s, b0, c20);
+      c21 = madd(s, b1, c21);
       s = v128.load32_splat(a, 12);
-      c30 = f32x4.add(c30, f32x4.mul(s, b0));
-      c31 = f32x4.add(c31, f32x4.mul(s, b1));
+      c30 = madd(s, b0, c30);
+      c31 = madd(s, b1, c31);
       a += 16;
       b += bRs;
     }
@@ -199,17 +200,17 @@ function kernel1x8(a: usize, b: usize, K: i32, c: usize, ncols: i32, colBias: us
     let t0 = f32x4.splat(0.0), t1 = f32x4.splat(0.0);
     for (let k = k0; k < kend; k += 4) {
       let s = v128.load32_splat(a);
-      p0 = f32x4.add(p0, f32x4.mul(s, v128.load(b)));
-      p1 = f32x4.add(p1, f32x4.mul(s, v128.load(b, 16)));
+      p0 = madd(s, v128.load(b), p0);
+      p1 = madd(s, v128.load(b, 16), p1);
       s = v128.load32_splat(a, 4);
-      q0 = f32x4.add(q0, f32x4.mul(s, v128.load(b, 32)));
-      q1 = f32x4.add(q1, f32x4.mul(s, v128.load(b, 48)));
+      q0 = madd(s, v128.load(b, 32), q0);
+      q1 = madd(s, v128.load(b, 48), q1);
       s = v128.load32_splat(a, 8);
-      r0 = f32x4.add(r0, f32x4.mul(s, v128.load(b, 64)));
-      r1 = f32x4.add(r1, f32x4.mul(s, v128.load(b, 80)));
+      r0 = madd(s, v128.load(b, 64), r0);
+      r1 = madd(s, v128.load(b, 80), r1);
       s = v128.load32_splat(a, 12);
-      t0 = f32x4.add(t0, f32x4.mul(s, v128.load(b, 96)));
-      t1 = f32x4.add(t1, f32x4.mul(s, v128.load(b, 112)));
+      t0 = madd(s, v128.load(b, 96), t0);
+      t1 = madd(s, v128.load(b, 112), t1);
       a += 16;
       b += 128;
     }
@@ -218,8 +219,8 @@ function kernel1x8(a: usize, b: usize, K: i32, c: usize, ncols: i32, colBias: us
   }
   for (let k = K4; k < K; k++) {
     const s = v128.load32_splat(a);
-    s0 = f32x4.add(s0, f32x4.mul(s, v128.load(b)));
-    s1 = f32x4.add(s1, f32x4.mul(s, v128.load(b, 16)));
+    s0 = madd(s, v128.load(b), s0);
+    s1 = madd(s, v128.load(b, 16), s1);
     a += 4;
     b += 32;
   }

@@ -12,6 +12,8 @@
 // load ports, not the float units: every float instruction in the loop is a counted mul or add. Register budget
 // (V8 on x64 allocates 15 xmm): the accumulators + 2 invariant v factors + 1 loaded u.
 
+import { madd } from './simd';
+
 /** Bytes `buf` must hold for the peak kernels (32 f32x4). */
 export function peak_buf_bytes(): i32 { return 512; }
 
@@ -149,4 +151,82 @@ export function peak_madd_chain(buf: usize, iters: i32): f32 {
     a = f32x4.add(f32x4.mul(a, m), c);
   }
   return hsum(a);
+}
+
+// The same probes through simd.ts's madd: in the relaxed build one f32x4.relaxed_madd per step (a fused FMA where the
+// CPU has one, so a step is one instruction and needs no product register), in the plain build exactly the mul+add
+// loops above. FMA latency (4 cycles on Zen 4 and recent Intel) × 2 FMA pipes needs ≥ 8 chains in flight.
+export { relaxed_simd_build } from './simd';
+
+/** f32 flops per iteration of `peak_fma8`: 2 steps × 8 chains × 4 lanes × 2. */
+export function peak_fma8_flops_per_iter(): i32 { return 2 * 8 * 4 * 2; }
+
+export function peak_fma8(buf: usize, iters: i32): f32 {
+  const v0 = v128.load(buf, 0);
+  const v1 = v128.load(buf, 16);
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
+  for (let i = 0; i < iters; i++) {
+    const p = buf + (<usize>(i & 7) << 4); // reads p .. p + 8·16 ≤ 7·16 + 128 < peak_buf_bytes()
+    let u = v128.load(p, 0);
+    a0 = madd(u, v0, a0); a1 = madd(u, v1, a1);
+    u = v128.load(p, 16);
+    a2 = madd(u, v0, a2); a3 = madd(u, v1, a3);
+    u = v128.load(p, 32);
+    a4 = madd(u, v0, a4); a5 = madd(u, v1, a5);
+    u = v128.load(p, 48);
+    a6 = madd(u, v0, a6); a7 = madd(u, v1, a7);
+    u = v128.load(p, 64);
+    a0 = madd(u, v0, a0); a1 = madd(u, v1, a1);
+    u = v128.load(p, 80);
+    a2 = madd(u, v0, a2); a3 = madd(u, v1, a3);
+    u = v128.load(p, 96);
+    a4 = madd(u, v0, a4); a5 = madd(u, v1, a5);
+    u = v128.load(p, 112);
+    a6 = madd(u, v0, a6); a7 = madd(u, v1, a7);
+  }
+  return hsum(f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7))));
+}
+
+/** f32 flops per iteration of `peak_fma12`: 2 steps × 12 chains × 4 lanes × 2. */
+export function peak_fma12_flops_per_iter(): i32 { return 2 * 12 * 4 * 2; }
+
+/** 12 chains: with a fused madd there is no product temporary, so 12 accumulators + 2 factors + 1 load fit in 15 xmm. */
+export function peak_fma12(buf: usize, iters: i32): f32 {
+  const v0 = v128.load(buf, 0);
+  const v1 = v128.load(buf, 16);
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
+  let a8 = f32x4.splat(0), a9 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+  for (let i = 0; i < iters; i++) {
+    const p = buf + (<usize>(i & 7) << 4); // reads p .. p + 12·16 ≤ 7·16 + 192 < peak_buf_bytes()
+    let u: v128;
+    u = v128.load(p, 0);
+    a0 = madd(u, v0, a0); a1 = madd(u, v1, a1);
+    u = v128.load(p, 16);
+    a2 = madd(u, v0, a2); a3 = madd(u, v1, a3);
+    u = v128.load(p, 32);
+    a4 = madd(u, v0, a4); a5 = madd(u, v1, a5);
+    u = v128.load(p, 48);
+    a6 = madd(u, v0, a6); a7 = madd(u, v1, a7);
+    u = v128.load(p, 64);
+    a8 = madd(u, v0, a8); a9 = madd(u, v1, a9);
+    u = v128.load(p, 80);
+    a10 = madd(u, v0, a10); a11 = madd(u, v1, a11);
+    u = v128.load(p, 96);
+    a0 = madd(u, v0, a0); a1 = madd(u, v1, a1);
+    u = v128.load(p, 112);
+    a2 = madd(u, v0, a2); a3 = madd(u, v1, a3);
+    u = v128.load(p, 128);
+    a4 = madd(u, v0, a4); a5 = madd(u, v1, a5);
+    u = v128.load(p, 144);
+    a6 = madd(u, v0, a6); a7 = madd(u, v1, a7);
+    u = v128.load(p, 160);
+    a8 = madd(u, v0, a8); a9 = madd(u, v1, a9);
+    u = v128.load(p, 176);
+    a10 = madd(u, v0, a10); a11 = madd(u, v1, a11);
+  }
+  const s0 = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(a4, a5));
+  const s1 = f32x4.add(f32x4.add(f32x4.add(a6, a7), f32x4.add(a8, a9)), f32x4.add(a10, a11));
+  return hsum(f32x4.add(s0, s1));
 }

@@ -1,10 +1,10 @@
-// Int8 quantization (see docs/KERNELS.md): quantize_i8, dequantize_i8, their per-channel forms, minmax.
+// Int8 quantization of an offloaded activation (see docs/KERNELS.md): minmax gives the range the transport codec
+// picks its scale and zero point from, quantize_i8 the bytes, so only a quarter of the activation leaves WASM memory.
 //
 // quantize: q = clamp(roundHalfEven(x/scale) + zp, −128, 127). The quotient is taken in f64: for f32 x and scale it is
 // then never rounded onto or across a .5 boundary, so ties are exactly the true ties and the result equals the exact
 // mathematical one (an f32 quotient can round 2.4999999 up to 2.5 and then to even). NaN quantizes to zp (value 0).
 // zeroPoint must lie in [−2^30, 2^30] (the host passes [−128, 127]).
-// dequantize: (q − zp)·scale, with q − zp exact in i32 and f32, so one rounding: the correctly rounded product.
 
 // @ts-ignore: decorator
 @inline const QCLAMP: f64 = 65536.0;
@@ -50,46 +50,8 @@ function quantizeRun(x: usize, q: usize, n: i32, scale: f32, zp: i32): void {
   }
 }
 
-function dequantizeRun(q: usize, out: usize, n: i32, scale: f32, zp: i32): void {
-  const sv = f32x4.splat(scale);
-  const zv = i32x4.splat(zp);
-  let i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const v = v128.load(q + <usize>i);
-    const lo = i16x8.extend_low_i8x16_s(v);
-    const hi = i16x8.extend_high_i8x16_s(v);
-    const p = out + (<usize>i << 2);
-    v128.store(p, f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_low_i16x8_s(lo), zv)), sv));
-    v128.store(p, f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_high_i16x8_s(lo), zv)), sv), 16);
-    v128.store(p, f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_low_i16x8_s(hi), zv)), sv), 32);
-    v128.store(p, f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(i32x4.extend_high_i16x8_s(hi), zv)), sv), 48);
-  }
-  for (; i < n; i++) {
-    store<f32>(out + (<usize>i << 2), <f32>(<i32>load<i8>(q + <usize>i) - zp) * scale);
-  }
-}
-
 export function quantize_i8(x: usize, q: usize, n: i32, scale: f32, zeroPoint: i32): void {
   quantizeRun(x, q, n, scale, zeroPoint);
-}
-
-export function dequantize_i8(q: usize, out: usize, n: i32, scale: f32, zeroPoint: i32): void {
-  dequantizeRun(q, out, n, scale, zeroPoint);
-}
-
-/** Channel c covers elements [c·inner, (c+1)·inner) with scales[c] (f32) and zeroPoints[c] (i32). */
-export function quantize_i8_channel(x: usize, q: usize, channels: i32, inner: i32, scales: usize, zeroPoints: usize): void {
-  for (let c = 0; c < channels; c++) {
-    const base = <usize>c * <usize>inner;
-    quantizeRun(x + (base << 2), q + base, inner, load<f32>(scales + (<usize>c << 2)), load<i32>(zeroPoints + (<usize>c << 2)));
-  }
-}
-
-export function dequantize_i8_channel(q: usize, out: usize, channels: i32, inner: i32, scales: usize, zeroPoints: usize): void {
-  for (let c = 0; c < channels; c++) {
-    const base = <usize>c * <usize>inner;
-    dequantizeRun(q + base, out + (base << 2), inner, load<f32>(scales + (<usize>c << 2)), load<i32>(zeroPoints + (<usize>c << 2)));
-  }
 }
 
 /** out[0] = min, out[1] = max of x[0..n); NaN propagates; n = 0 gives +∞, −∞. */

@@ -2,6 +2,7 @@
 // is really the same in both lives here: the range-reduction constants and e^r on the reduced argument. How each
 // kernel reduces its argument and applies 2^k differs on purpose (gelu splits 2^k in two for gradual underflow,
 // softmax flushes below −87.33) and stays with the kernel.
+import { madd } from './simd';
 
 // exp(y) = 2^k·e^r with k = round(y·log2 e) and r = y − k·ln2, |r| ≲ ln2/2. LN2_HI has 16 significant bits, so k·LN2_HI
 // is exact for |k| < 2^8; LN2_LO = ln2 − LN2_HI. Adding ROUND_SHIFT = 1.5·2^23 rounds y·log2 e to the nearest integer
@@ -33,10 +34,10 @@ const EXP_TAYLOR = memory.data<f32>([
   return v128.load(EXP_TAYLOR + <usize>(i << 4));
 }
 
-/** p·t + c, lane-wise (wasm has no fused multiply-add: two roundings, the same bits on every engine). */
+/** p·t + c, lane-wise (simd.ts's madd: one rounding or two, depending on the build and the CPU). */
 // @ts-ignore: decorator
 @inline export function fmaV(p: v128, t: v128, c: v128): v128 {
-  return f32x4.add(f32x4.mul(p, t), c);
+  return madd(p, t, c);
 }
 
 /**

@@ -17,9 +17,11 @@ import type { Clock } from './measure.js';
 import { benchMemory } from './memory.js';
 import { benchModel, type ModelResult } from './models.js';
 import { ortVersions } from './ort.js';
+import { initTfjsWasm } from './tfjs-model.js';
 import { benchPolicy } from './policy.js';
 import { benchTransport } from './transport.js';
 import { benchModels } from './zoo.js';
+import { benchRelaxed } from './relaxed.js';
 
 const args = new Set(process.argv.slice(2));
 const json = args.has('--json');
@@ -76,6 +78,7 @@ const machine = {
   node: process.version,
   v8: process.versions.v8,
   ...ortVersions(),
+  tfjsWasm: (await initTfjsWasm()).version,
   loadAverageAtStart: loadavg().map((v) => +v.toFixed(2)),
 };
 
@@ -89,6 +92,13 @@ const modelResults: ModelResult[] = [];
 for (const bm of models) modelResults.push(...await benchModel(bm, { timeMs: budget.modelTaskMs, rounds: budget.rounds, clock, log }));
 
 const kernels = await benchKernels(models, { timeMs: budget.shapeMs, squareTimeMs: budget.squareMs, peakTimeMs: budget.peakMs, clock, log });
+log('relaxed SIMD vs plain SIMD (node with --experimental-wasm-relaxed-simd, headless chromium)…');
+const relaxed = await benchRelaxed({ quick, clock, log });
+// The per-model rows carry the relaxed build's time next to the plain build's (spliteeMs).
+for (const r of modelResults) {
+  const m = relaxed.node.models.find((x) => x.model === r.name && x.input === r.input);
+  (r as typeof r & { spliteeRelaxedMs: number | null }).spliteeRelaxedMs = m ? m.spliteeRelaxedMs : null;
+}
 log('transport…');
 const transport = await benchTransport({ time: budget.transportMs, clock });
 log('policy…');
@@ -109,6 +119,7 @@ const result: BenchResult = {
   transport,
   policy,
   memory,
+  relaxed,
 };
 
 if (args.has('--out')) {

@@ -3,8 +3,9 @@
 // conv2d and attention kernels are timed at 256/512/1024 square GEMM and at every shape the bench's models use,
 // with how often a whole-model pass (all exits) calls each shape, so the table shows where a model's time goes.
 import type { Op } from '../src/format/index.js';
-import { opOutputShape } from '../src/engine/shapes.js';
-import { ACT, loadKernels, type Kernels, type KernelExports } from '../src/wasm/runtime.js';
+import { planBuffers, shapeAt, type PlanStep } from '../src/engine/plan.js';
+import { loadKernels, type Kernels, type KernelExports } from '../src/wasm/runtime.js';
+import { ACT } from '../src/engine/activations.js';
 import { measureInterleaved, type Clock } from './measure.js';
 import { gaussian, sampleInputs, type BenchModel } from './zoo.js';
 
@@ -18,6 +19,11 @@ interface PeakExports {
   peak_madd12_flops_per_iter(): number;
   peak_madd_chain(buf: number, iters: number): number;
   peak_madd_chain_flops_per_iter(): number;
+  // The same loops through assembly/simd.ts's madd (fused in the relaxed build, mul+add in the plain one).
+  peak_fma8?(buf: number, iters: number): number;
+  peak_fma8_flops_per_iter?(): number;
+  peak_fma12?(buf: number, iters: number): number;
+  peak_fma12_flops_per_iter?(): number;
 }
 
 export interface PeakVariant { name: string; chains: number; gflops: number }
@@ -40,23 +46,31 @@ export interface KernelRow {
   callsPerPass: Record<string, number>;
 }
 
-export interface KernelBenchOptions { timeMs: number; squareTimeMs: number; peakTimeMs: number; clock: Clock; log?: (l: string) => void }
+export interface KernelBenchOptions {
+  timeMs: number; squareTimeMs: number; peakTimeMs: number; clock: Clock; log?: (l: string) => void;
+  /** The kernel instance to time (default: a fresh one of the build useWasmKernels chose). */
+  kernels?: Kernels;
+  /** Square GEMM sizes (default 256, 512, 1024). */
+  squareSizes?: number[];
+}
 
 export async function measurePeak(kern: Kernels, timeMs: number, clock: Clock = 'cpu'): Promise<PeakResult> {
-  const k = kern.k as unknown as KernelExports & PeakExports;
+  const k = kern.exports as unknown as KernelExports & PeakExports;
   const mark = kern.mark();
   const bytes = k.peak_buf_bytes();
   const buf = kern.alloc(bytes);
   const rnd = gaussian(7);
   // Factors near 1e-3 keep 10^8 accumulations finite and far from denormals.
   kern.f32(buf, bytes / 4).set(Float32Array.from({ length: bytes / 4 }, () => 1e-3 * (1 + 0.1 * rnd())));
-  const variants = [
+  const variants: { name: keyof PeakExports & `peak_${string}`; chains: number }[] = [
     { name: 'peak_madd8', chains: 8 }, { name: 'peak_madd10', chains: 10 }, { name: 'peak_madd12', chains: 12 },
     { name: 'peak_madd_chain', chains: 1 },
-  ] as const;
+  ];
+  // Only the relaxed build's madd loops differ from the mul+add ones (a fused FMA needs no product register).
+  if (kern.build === 'relaxed' && typeof k.peak_fma8 === 'function') variants.push({ name: 'peak_fma8', chains: 8 }, { name: 'peak_fma12', chains: 12 });
   const tasks = variants.map((v) => {
-    const fn = k[v.name].bind(k) as (b: number, i: number) => number;
-    const fpi = (k[`${v.name}_flops_per_iter`] as () => number)();
+    const fn = (k[v.name] as (b: number, i: number) => number).bind(k);
+    const fpi = (k[`${v.name}_flops_per_iter` as keyof PeakExports] as () => number)();
     // ~4e7 flops per call (about a millisecond at peak); the latency-bound chain gets a tenth of that.
     const iters = Math.max(1, Math.round((v.chains > 1 ? 4e7 : 4e6) / fpi));
     let sink = 0;
@@ -112,13 +126,15 @@ function flops(s: Shape): number {
 function modelShapes(bm: BenchModel): { shape: Shape; use: string; model: string }[] {
   const h = bm.model.header;
   const shapeOf = (n: string) => h.tensors[n].shape;
+  const plan = planBuffers(bm.model.file);
   const out: { shape: Shape; use: string; model: string }[] = [];
   for (const sample of sampleInputs(bm.model)) {
     const model = `${bm.name} ${sample.label}`;
-    let s = h.input.kind === 'image' ? h.input.shape.slice() : [sample.ids!.length];
-    const walk = (ops: Op[], start: number[], where: string) => {
-      let cur = start;
-      for (const op of ops) {
+    const T = sample.ids?.length ?? 0;
+    const visit = (steps: PlanStep[], where: string) => {
+      for (const st of steps) {
+        const op: Op = st.op;
+        const cur = shapeAt(st.inShape, st.inVariable, T);
         if (op.op === 'linear') {
           const [N, K] = shapeOf(op.w);
           const M = cur.length === 1 ? 1 : cur[0];
@@ -129,13 +145,11 @@ function modelShapes(bm: BenchModel): { shape: Shape; use: string; model: string
         } else if (op.op === 'attention') {
           out.push({ shape: { kernel: 'attention', T: cur[0], D: cur[1], heads: op.heads, window: op.window ?? 0 }, use: where, model });
         }
-        cur = opOutputShape(op, cur, shapeOf);
       }
-      return cur;
     };
-    h.layers.forEach((layer, i) => {
-      s = walk(layer.ops, s, `L${i + 1}`);
-      walk(h.exits[i].ops, s, `E${i + 1}`);
+    plan.layers.forEach((layer, i) => {
+      visit(layer.steps, `L${i + 1}`);
+      visit(plan.exits[i].steps, `E${i + 1}`);
     });
   }
   return out;
@@ -144,7 +158,7 @@ function modelShapes(bm: BenchModel): { shape: Shape; use: string; model: string
 // ---- timing one kernel call --------------------------------------------------------------------------------------
 
 function prepare(kern: Kernels, s: Shape): () => void {
-  const k = kern.k;
+  const k = kern.exports;
   const rnd = gaussian(11);
   const fill = (n: number, scale = 1) => kern.putF32(Float32Array.from({ length: n }, () => scale * rnd()));
   switch (s.kernel) {
@@ -197,7 +211,7 @@ export interface KernelBenchResult {
 
 export async function benchKernels(models: BenchModel[], opts: KernelBenchOptions): Promise<KernelBenchResult> {
   const log = opts.log ?? (() => {});
-  const kern = await loadKernels();
+  const kern = opts.kernels ?? await loadKernels();
   const peak = await measurePeak(kern, opts.peakTimeMs, opts.clock);
   log(`peak: ${peak.variants.map((v) => `${v.name} ${v.gflops.toFixed(1)}`).join(', ')} GFLOP/s`);
 
@@ -215,7 +229,7 @@ export async function benchKernels(models: BenchModel[], opts: KernelBenchOption
       row.callsPerPass[model] = (row.callsPerPass[model] ?? 0) + 1;
     }
   };
-  for (const n of [256, 512, 1024]) add({ kernel: 'linear', M: n, K: n, N: n, act: 0 });
+  for (const n of opts.squareSizes ?? [256, 512, 1024]) add({ kernel: 'linear', M: n, K: n, N: n, act: 0 });
   for (const bm of models) for (const { shape, use, model } of modelShapes(bm)) add(shape, use, model);
 
   for (const row of rows) {

@@ -1,6 +1,6 @@
-// Part 4 of the bench: what the device half holds. The WASM backend plans every buffer at load time (packed
-// weights, the activation pool, kernel scratch) in one linear memory that never grows afterwards, so the size of that
-// memory after loading is the device half's peak, whatever split point it runs.
+// Part 4 of the bench: what the device half holds. The WASM backend places every buffer at load time (packed
+// weights, one buffer per slot of the buffer plan, kernel scratch) in one linear memory that never grows afterwards,
+// so the size of that memory after loading (model.memoryBytes) is the device half's peak, whatever split point it runs.
 import { numel } from '../src/engine/types.js';
 import { WasmBackend } from '../src/engine/wasm-backend.js';
 import type { BenchModel } from './zoo.js';

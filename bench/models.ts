@@ -9,6 +9,7 @@ import type { Model } from '../src/node.js';
 import { measureInterleaved, type Clock, type TaskFn } from './measure.js';
 import { onnxOutputs, segmentOnnx } from './onnx-segment.js';
 import { createOrtRunner, ORT_KINDS, type OrtKind, type OrtRunner } from './ort.js';
+import { createTfjsTasks } from './tfjs.js';
 import { sampleInputs, type BenchModel, type SampleInput } from './zoo.js';
 
 /** Largest |Δprob| accepted between splitee and ONNX Runtime (f32 both sides; only summation order differs). */
@@ -19,9 +20,12 @@ export interface SegmentResult {
   spliteeMs: number;
   ortWebMs: number | null;
   ortNodeMs: number | null;
+  /** TensorFlow.js WASM backend (XNNPACK, SIMD, 1 thread) on the same segment (bench/tfjs.ts). */
+  tfjsWasmMs: number | null;
   /** splitee / ORT: below 1 means splitee is faster. */
   vsOrtWeb: number | null;
   vsOrtNode: number | null;
+  vsTfjsWasm: number | null;
   /** ONNX nodes in ORT's segment graph (of the whole export's). */
   onnxNodes?: string;
 }
@@ -34,10 +38,14 @@ export interface ModelResult {
   spliteeMs: number;
   ortWebMs: number | null;
   ortNodeMs: number | null;
+  tfjsWasmMs: number | null;
   vsOrtWeb: number | null;
   vsOrtNode: number | null;
+  vsTfjsWasm: number | null;
   /** Max |Δprob| over every exit between splitee and each runtime (null: no ONNX export). */
   parity: { ortWeb: number; ortNode: number; ok: boolean } | null;
+  /** Max |Δprob| between splitee and tfjs-wasm over every exit of the whole model and of every segment (≤ 1e-4 or no ratio). */
+  tfjsParity: { maxAbsDiff: number; ok: boolean };
   /** How ORT's device segments were timed. */
   ortSegments: 'segment graphs' | 'whole graph (segmenting failed)' | 'none';
   segments: SegmentResult[];
@@ -101,8 +109,13 @@ export async function benchModel(bm: BenchModel, opts: ModelBenchOptions): Promi
       log(`${label}: parity with ORT over ${L} exits: web ${parity.ortWeb.toExponential(2)}, node ${parity.ortNode.toExponential(2)}${parity.ok ? '' : '  MISMATCH: ratios withheld'}`);
     }
 
+    // TensorFlow.js WASM, built from the same .spx; parity over the whole model and every segment checked here.
+    const tfjs = await createTfjsTasks(model, sample);
+    log(`${label}: parity with tfjs-wasm over every exit and segment: ${tfjs.parity.max.toExponential(2)}${tfjs.parity.ok ? '' : '  MISMATCH: ratios withheld'}`);
+    const vsTfjs = (a: number, b: number | undefined) => (b && tfjs.parity.ok ? a / b : null);
+
     // Whole model.
-    const tasks: { name: string; fn: TaskFn }[] = [{ name: 'splitee', fn: () => model.exits(x) }];
+    const tasks: { name: string; fn: TaskFn }[] = [{ name: 'splitee', fn: () => model.exits(x) }, { name: 'tfjs-wasm', fn: tfjs.whole }];
     if (whole) for (const kind of ORT_KINDS) tasks.push({ name: kind, fn: () => whole![kind].run() });
     const t = await measureInterleaved(tasks, opts);
     const ratio = (a: number, b: number | null) => (b && parity?.ok ? a / b : null);
@@ -111,15 +124,20 @@ export async function benchModel(bm: BenchModel, opts: ModelBenchOptions): Promi
       spliteeMs: t.get('splitee')!.medianMs,
       ortWebMs: t.get('ort-web')?.medianMs ?? null,
       ortNodeMs: t.get('ort-node')?.medianMs ?? null,
-      vsOrtWeb: null, vsOrtNode: null, parity, ortSegments, segments: [],
+      tfjsWasmMs: t.get('tfjs-wasm')!.medianMs,
+      vsOrtWeb: null, vsOrtNode: null, vsTfjsWasm: null, parity, tfjsParity: { maxAbsDiff: tfjs.parity.max, ok: tfjs.parity.ok }, ortSegments, segments: [],
     };
+    res.vsTfjsWasm = vsTfjs(res.spliteeMs, res.tfjsWasmMs!);
     res.vsOrtWeb = ratio(res.spliteeMs, res.ortWebMs);
     res.vsOrtNode = ratio(res.spliteeMs, res.ortNodeMs);
-    log(`${label}: whole model  splitee ${res.spliteeMs.toFixed(3)} ms  ort-web ${res.ortWebMs?.toFixed(3) ?? '-'}  ort-node ${res.ortNodeMs?.toFixed(3) ?? '-'}`);
+    log(`${label}: whole model  splitee ${res.spliteeMs.toFixed(3)} ms  ort-web ${res.ortWebMs?.toFixed(3) ?? '-'}  ort-node ${res.ortNodeMs?.toFixed(3) ?? '-'}  tfjs-wasm ${res.tfjsWasmMs!.toFixed(3)}`);
 
     // Device segments 1..k + exit k.
     for (let k = 1; k <= L; k++) {
-      const segTasks: { name: string; fn: TaskFn }[] = [{ name: 'splitee', fn: () => model.device(x, k, () => false) }];
+      const segTasks: { name: string; fn: TaskFn }[] = [
+        { name: 'splitee', fn: () => model.runDevice(x, k, { offload: () => false }) },
+        { name: 'tfjs-wasm', fn: tfjs.segment(k) },
+      ];
       let seg: Record<OrtKind, OrtRunner> | undefined;
       let onnxNodes: string | undefined;
       let segOk = true;
@@ -147,13 +165,15 @@ export async function benchModel(bm: BenchModel, opts: ModelBenchOptions): Promi
       const w = st.get('ort-web')?.medianMs ?? null;
       const n = st.get('ort-node')?.medianMs ?? null;
       const r = (b: number | null) => (b && segOk && parity?.ok ? s / b : null);
-      res.segments.push({ k, spliteeMs: s, ortWebMs: w, ortNodeMs: n, vsOrtWeb: r(w), vsOrtNode: r(n), onnxNodes });
+      const tf = st.get('tfjs-wasm')!.medianMs;
+      res.segments.push({ k, spliteeMs: s, ortWebMs: w, ortNodeMs: n, tfjsWasmMs: tf, vsOrtWeb: r(w), vsOrtNode: r(n), vsTfjsWasm: vsTfjs(s, tf), onnxNodes });
       if (!segOk && parity) parity.ok = false;
-      log(`${label}: segment 1..${k}  splitee ${s.toFixed(3)} ms  ort-web ${w?.toFixed(3) ?? '-'}  ort-node ${n?.toFixed(3) ?? '-'}`);
+      log(`${label}: segment 1..${k}  splitee ${s.toFixed(3)} ms  ort-web ${w?.toFixed(3) ?? '-'}  ort-node ${n?.toFixed(3) ?? '-'}  tfjs-wasm ${tf.toFixed(3)}`);
       if (seg && seg !== whole) for (const kind of ORT_KINDS) await seg[kind].release();
     }
     res.ortSegments = ortSegments;
     if (whole) for (const kind of ORT_KINDS) await whole[kind].release();
+    tfjs.dispose();
     results.push(res);
   }
   return results;

@@ -1,8 +1,9 @@
-// Decision + update cost per sample of the UCB policies (the work a device adds per sample), L = 12.
-// Each task iteration drives a batch of samples so the timer's resolution does not dominate (~1 µs per sample).
+// Decision + update cost per sample of the UCB policies (the work a device adds per sample), L = 12: choosing the
+// arm, the per-sample decision (src/policy/decision.ts: where the device stops, offload, cost, observation, reward)
+// and the update. Each task iteration drives a batch of samples so the timer's resolution does not dominate.
 import { pathToFileURL } from 'node:url';
 import { Bench } from 'tinybench';
-import { createPolicy, resolveCosts, type Observation } from '../src/policy/index.js';
+import { createPolicy, deviceExits, emptyDecision, offloads, resolveCosts, settle, walkDevice } from '../src/policy/index.js';
 
 const L = 12;
 const BATCH = 1024;
@@ -23,17 +24,17 @@ export async function benchPolicy(opts: { time?: number } = {}): Promise<{ name:
   for (const name of names) {
     const policy = createPolicy(name, { L, costs });
     const seen: (number | undefined)[] = new Array(L).fill(undefined);
-    const obs: Observation = { t: 0, arm: 1, exited: false, confidences: seen };
-    let t = 0;
+    const d = emptyDecision(L);
+    const rule = policy.exitRule, exits = deviceExits(policy), alpha = costs.alpha;
+    let t = 0, base = 0;
+    const confAt = (j: number) => conf[base + j - 1];
     bench.add(name, () => {
       for (let b = 0; b < BATCH; b++, t++) {
         const k = policy.chooseArm(t);
-        const base = (t % POOL) * L;
-        const exited = k === L || conf[base + k - 1] >= costs.alpha;
-        for (let j = 0; j < L; j++) seen[j] = j < k ? conf[base + j] : undefined;
-        if (!exited) seen[L - 1] = conf[base + L - 1];
-        obs.t = t; obs.arm = k; obs.exited = exited;
-        policy.observe(obs);
+        base = (t % POOL) * L;
+        const layer = walkDevice(rule, exits, k, alpha, confAt, seen);
+        settle(costs, t, k, layer, seen, offloads(k, L, alpha, layer, seen[layer - 1]!) ? conf[base + L - 1] : undefined, d);
+        policy.observe(d.observation);
       }
     });
   }

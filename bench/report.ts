@@ -3,11 +3,12 @@ import type { MemoryRow } from './memory.js';
 import type { ModelResult } from './models.js';
 import type { TransportBenchRow } from './transport.js';
 import type { KernelRow, PeakResult } from './kernels.js';
+import { relaxedTable, type RelaxedBenchResult } from './relaxed.js';
 
 export interface BenchResult {
   machine: {
     cpu: string; cpuDetails: string; cpuFlags: string[]; cores: number; memoryGiB: number; os: string; node: string; v8: string;
-    onnxruntimeWeb: string; onnxruntimeNode: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[];
+    onnxruntimeWeb: string; onnxruntimeNode: string; tfjsWasm?: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[];
   };
   options: { quick: boolean; clock: 'cpu' | 'wall' } & Record<string, unknown>;
   seconds: number;
@@ -19,6 +20,8 @@ export interface BenchResult {
   transport: TransportBenchRow[];
   policy: { name: string; nsPerSample: number }[];
   memory: MemoryRow[];
+  /** The relaxed-SIMD build against the plain one (bench/relaxed.ts), in Node and in headless Chromium. */
+  relaxed?: RelaxedBenchResult;
 }
 
 export function renderTable(r: BenchResult): string {
@@ -26,18 +29,19 @@ export function renderTable(r: BenchResult): string {
   const f = (v: number | null | undefined, d = 3) => (v === null || v === undefined ? '-' : v.toFixed(d));
   const row = (cells: string[], widths: number[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' ');
   out.push(`machine: ${r.machine.cpu} (${r.machine.cpuDetails}; ${r.machine.cpuFlags.join(' ')}), ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, ${r.machine.os}`);
-  out.push(`         node ${r.machine.node} (V8 ${r.machine.v8}), onnxruntime-web ${r.machine.onnxruntimeWeb}, onnxruntime-node ${r.machine.onnxruntimeNode}`);
+  out.push(`         node ${r.machine.node} (V8 ${r.machine.v8}), onnxruntime-web ${r.machine.onnxruntimeWeb}, onnxruntime-node ${r.machine.onnxruntimeNode}, tfjs-backend-wasm ${r.machine.tfjsWasm ?? '-'}`);
   out.push(`         load average ${r.machine.loadAverageAtStart.join(' ')} at start, ${r.machine.loadAverageAtEnd.join(' ')} at end; ${r.seconds.toFixed(0)} s${r.options.quick ? ' (--quick)' : ''}`);
   out.push('');
-  out.push(`1. latency, median ms (${r.options.clock === 'cpu' ? 'process CPU time' : 'wall clock'}); x/web = splitee ÷ onnxruntime-web, x/node = splitee ÷ onnxruntime-node (< 1: splitee faster)`);
+  out.push(`1. latency, median ms (${r.options.clock === 'cpu' ? 'process CPU time' : 'wall clock'}); x/web = splitee ÷ onnxruntime-web, x/node = splitee ÷ onnxruntime-node, x/tfjs = splitee ÷ TensorFlow.js WASM (XNNPACK, SIMD, 1 thread) (< 1: splitee faster)`);
   out.push('   "all exits" = the whole model computing every exit (the ONNX export\'s graph); "1..k" = device segment,');
   out.push('   layers 1..k + exit k (ORT: the export cut to the nodes exit k needs)');
-  const w1 = [26, 12, 9, 9, 9, 6, 6, 7];
-  out.push(row(['model', 'part', 'splitee', 'ort-web', 'ort-node', 'x/web', 'x/node', 'nodes'], w1));
+  const w1 = [26, 12, 9, 9, 9, 9, 6, 6, 6, 7];
+  out.push(row(['model', 'part', 'splitee', 'ort-web', 'ort-node', 'tfjs-wasm', 'x/web', 'x/node', 'x/tfjs', 'nodes'], w1));
   for (const m of r.models) {
-    out.push(row([`${m.name} ${m.input}`, 'all exits', f(m.spliteeMs), f(m.ortWebMs), f(m.ortNodeMs), f(m.vsOrtWeb, 2), f(m.vsOrtNode, 2), ''], w1));
-    for (const s of m.segments) out.push(row(['', `1..${s.k}`, f(s.spliteeMs), f(s.ortWebMs), f(s.ortNodeMs), f(s.vsOrtWeb, 2), f(s.vsOrtNode, 2), s.onnxNodes ?? ''], w1));
+    out.push(row([`${m.name} ${m.input}`, 'all exits', f(m.spliteeMs), f(m.ortWebMs), f(m.ortNodeMs), f(m.tfjsWasmMs), f(m.vsOrtWeb, 2), f(m.vsOrtNode, 2), f(m.vsTfjsWasm, 2), ''], w1));
+    for (const s of m.segments) out.push(row(['', `1..${s.k}`, f(s.spliteeMs), f(s.ortWebMs), f(s.ortNodeMs), f(s.tfjsWasmMs), f(s.vsOrtWeb, 2), f(s.vsOrtNode, 2), f(s.vsTfjsWasm, 2), s.onnxNodes ?? ''], w1));
     if (m.parity) out.push(`  parity (max |Δprob| over all exits): ort-web ${m.parity.ortWeb.toExponential(1)}, ort-node ${m.parity.ortNode.toExponential(1)}${m.parity.ok ? '' : '  MISMATCH: ratios withheld'}`);
+    if (m.tfjsParity) out.push(`  parity with tfjs-wasm (max |Δprob| over every exit and segment): ${m.tfjsParity.maxAbsDiff.toExponential(1)}${m.tfjsParity.ok ? '' : '  MISMATCH: ratios withheld'}`);
   }
   out.push('');
   out.push(`2. kernels vs the measured WASM SIMD mul+add peak: ${r.peak.gflops.toFixed(1)} GFLOP/s ` +
@@ -77,5 +81,6 @@ export function renderTable(r: BenchResult): string {
     out.push(`   ${m.name.padEnd(22)} ${(m.wasmBytes / 2 ** 20).toFixed(2).padStart(7)} MiB  (f32 weights ${(m.weightBytesF32 / 2 ** 20).toFixed(2)} MiB, .spx ${(m.spxBytes / 2 ** 20).toFixed(2)} MiB` +
       `${m.onnxBytes ? `, .onnx ${(m.onnxBytes / 2 ** 20).toFixed(2)} MiB` : ''})${m.grewWhileRunning ? '  GREW WHILE RUNNING' : ''}`);
   }
+  if (r.relaxed) out.push('', `6. ${relaxedTable(r.relaxed)}`);
   return out.join('\n');
 }

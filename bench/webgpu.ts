@@ -90,8 +90,8 @@ async function benchOne(name: string, wasm: Model, ctx: GpuContext, budget: { ti
       const segments: WebGpuSegmentRow[] = [];
       for (let k = 1; k <= L; k++) {
         const seg = await measureInterleaved([
-          m('wasm', wasm, (mod) => mod.device(x, k, () => false)),
-          m('webgpu', gpuModel, (mod) => mod.device(x, k, () => false)),
+          m('wasm', wasm, (mod) => mod.runDevice(x, k, { offload: () => false })),
+          m('webgpu', gpuModel, (mod) => mod.runDevice(x, k, { offload: () => false })),
         ], opts);
         segments.push({ k, wasmMs: seg.get('wasm')!.medianMs, webgpuMs: seg.get('webgpu')!.medianMs });
       }

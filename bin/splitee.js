@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Thin launcher: the CLI lives in dist/src/cli.js (built by `npm run build`, which `npm install` runs via prepare).
+// Thin launcher: the CLI lives in dist/src/cli.js (built by `npm run build`, which `npm install` runs from the `dependencies` script).
 import('../dist/src/cli.js')
   .then((m) => m.main(process.argv.slice(2)))
   .then((code) => { process.exitCode = code; })

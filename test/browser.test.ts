@@ -3,10 +3,9 @@
 // WASM (web/device.js), and the outputs must match the Node engine's: the same labels, probabilities within 1e-4,
 // activations within 1e-4 relative (WebGPU) or bit for bit (WASM: the same kernels).
 //
-// No Chromium is a failure with a message, not a pass: set SPLITEE_SKIP_BROWSER=1 to skip this file. WebGPU in
-// headless Chromium needs --enable-unsafe-webgpu and a secure context (http://127.0.0.1 is one); it then gets
-// SwiftShader's adapter. If a machine's Chromium has no adapter even so, SPLITEE_SKIP_BROWSER_WEBGPU=1 keeps the
-// WASM half of this file.
+// No Chromium, or no WebGPU adapter in it, is a failure with the install instruction, not a pass. WebGPU in headless
+// Chromium needs --enable-unsafe-webgpu and a secure context (http://127.0.0.1 is one); it then gets SwiftShader's
+// adapter.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { test } from 'uvu';
@@ -21,9 +20,6 @@ const PROB_TOL = 1e-4;
 const ACT_RTOL = 1e-4;
 
 type Page = import('playwright-core').Page;
-
-const skip = process.env.SPLITEE_SKIP_BROWSER === '1';
-const skipWebGpu = process.env.SPLITEE_SKIP_BROWSER_WEBGPU === '1';
 
 interface Fixture { name: string; bytes: Uint8Array; inputs: ModelInput[] }
 interface StepOut { label: number; confidence: number; probs: number[]; activation: { shape: number[]; data: number[] } | null }
@@ -44,18 +40,14 @@ async function fixtures(): Promise<Fixture[]> {
   const zoo = [['fmnist-cnn', 'fmnist:test'], ['sst2-transformer', 'sst2:dev']] as const;
   for (const [name, stream] of zoo) {
     const path = join(PACKAGE_ROOT, 'models', name, `${name}.spx`);
-    if (!existsSync(path)) { console.log(`  (zoo model ${name} not built yet: only the tiny models run)`); continue; }
+    if (!existsSync(path)) throw new Error(`zoo model ${name} is missing (models/${name}/${name}.spx)`);
     const bytes = new Uint8Array(readFileSync(path));
-    try {
-      const { openStream } = await import('../src/data/streams.js');
-      const s = await openStream(stream, { limit: 2 });
-      const probe = await loadModelBytes(bytes);
-      const encode = createInputEncoder(probe.header);
-      probe.dispose();
-      out.push({ name, bytes, inputs: s.samples.map((x) => encode(x.input as Float32Array | string)) });
-    } catch (e) {
-      console.log(`  (zoo model ${name}: no samples, ${(e as Error).message.split('\n')[0]})`);
-    }
+    const { openStream } = await import('../src/data/streams.js');
+    const s = await openStream(stream, { limit: 2 });
+    const probe = await loadModelBytes(bytes);
+    const encode = createInputEncoder(probe.header);
+    probe.dispose();
+    out.push({ name, bytes, inputs: s.samples.map((x) => encode(x.input as Float32Array | string)) });
   }
   return out;
 }
@@ -70,7 +62,7 @@ async function nodeOutputs(f: Fixture): Promise<StepOut[][]> {
     for (const x of f.inputs) {
       const perK: StepOut[] = [];
       for (let k = 1; k <= model.numLayers; k++) {
-        const s = await model.device(x, k, () => true);
+        const s = await model.runDevice(x, k, { offload: () => true });
         perK.push({ label: s.exit.label, confidence: s.exit.confidence, probs: Array.from(s.exit.probs), activation: { shape: s.activation!.shape, data: Array.from(s.activation!.data) } });
       }
       all.push(perK);
@@ -99,10 +91,9 @@ const failedRequests: string[] = [];
 // test rethrows it instead.
 let setupError: unknown;
 test.before(async () => {
-  if (skip) return;
   try {
     if (!existsSync(CHROMIUM_PATH)) {
-      throw new Error(`browser test: no Chromium at ${CHROMIUM_PATH}. Install it (Debian: apt-get install chromium), point SPLITEE_CHROMIUM at one, or set SPLITEE_SKIP_BROWSER=1 to skip this file.`);
+      throw new Error(`browser test: no Chromium at ${CHROMIUM_PATH}. Install it with \`apt-get install chromium\` (Debian), or point SPLITEE_CHROMIUM at one.`);
     }
     fx = await fixtures();
     server = await createWebServer({ port: 0, models: Object.fromEntries(fx.map((f) => [f.name, f.bytes])) });
@@ -126,7 +117,6 @@ test.after(async () => {
 
 test('the core and the device runner load in the browser: every import resolves, no Node module', async () => {
   if (setupError) throw setupError;
-  if (skip) { console.log('*** browser: SKIPPED (SPLITEE_SKIP_BROWSER=1)'); return; }
   const keys = await page!.evaluate(async () => {
     const out: Record<string, number> = {};
     for (const p of ['/dist/src/index.js', '/dist/src/device/index.js', '/dist/src/webgpu/index.js', '/dist/src/demo/demo-core.js']) {
@@ -162,18 +152,14 @@ test('the core and the device runner load in the browser: every import resolves,
 
 test('headless Chromium has a WebGPU adapter', async () => {
   if (setupError) throw setupError;
-  if (skip) return;
   const info = await page!.evaluate(() => (window as unknown as { gpuInfo: () => Promise<Record<string, unknown>> }).gpuInfo());
   console.log(`  browser WebGPU: ${JSON.stringify(info)}`);
-  if (!info.available && skipWebGpu) { console.log('*** browser: WebGPU UNAVAILABLE, skipped (SPLITEE_SKIP_BROWSER_WEBGPU=1); WASM still checked'); return; }
-  assert.ok(info.available, `no WebGPU adapter in headless Chromium with ${CHROMIUM_ARGS[0]}: ${info.reason} (SPLITEE_SKIP_BROWSER_WEBGPU=1 skips the WebGPU half)`);
+  assert.ok(info.available, `no WebGPU adapter in headless Chromium with ${CHROMIUM_ARGS[0]}: ${info.reason} (SwiftShader comes with Debian's \`apt-get install chromium\`)`);
 });
 
 for (const backend of ['webgpu', 'wasm'] as const) {
   test(`device half on ${backend} in the browser = the Node engine, every model, every k`, async () => {
     if (setupError) throw setupError;
-    if (skip) return;
-    if (backend === 'webgpu' && skipWebGpu) return;
     for (const f of fx) {
       const exp = await nodeOutputs(f);
       const got = await page!.evaluate(

@@ -12,6 +12,13 @@ import { Mulberry32, sampleSeed, fillStandardNormal } from '../src/data/random.j
 import { addGaussianNoise, blurImage, bytesToUnit, DistortError, NOISE_SEED, NOISE_SIGMA, BLUR_TAPS, BLUR_DIVISOR } from '../src/data/distort.js';
 import { preprocessImage, PreprocessError } from '../src/data/index.js';
 import { rng, assertClose } from './util.js';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { DatasetNotFoundError, openStream, type DataStream } from '../src/data/streams.js';
+import { demoSampleFile, demoSamples, demoSampleUrl, SampleError } from '../src/data/samples.js';
+import { demoSamplePath, readDemoSamples } from '../src/data/samples-node.js';
+import { dataDirCandidates, packageRoot } from '../src/data/paths.js';
 
 function idxBytes(dims: number[], data: Uint8Array, ndimOverride?: number): Uint8Array {
   const head = new Uint8Array(4 + 4 * dims.length);
@@ -229,6 +236,103 @@ test('bytesToUnit and preprocessImage', () => {
   bad({ ...pre, mean: [0.1, 0.2] });
   bad({ ...pre, mean: [0.1, 0.2, 0.3], std: [1, 1, 1] }, new Float32Array(10));
   bad({ ...pre, scale: undefined }, bytes);
+});
+
+// ---------------------------------------------------------------- the samples shipped in the package
+
+function sameSamples(a: DataStream, b: DataStream, n: number) {
+  assert.is(a.samples.length, n);
+  assert.is(b.samples.length, n);
+  for (let i = 0; i < n; i++) {
+    const x = a.samples[i], y = b.samples[i];
+    assert.is(x.index, y.index);
+    assert.is(x.label, y.label, `label of sample ${i}`);
+    if (typeof x.input === 'string') assert.is(x.input, y.input as string);
+    else assert.ok(Buffer.from((x.input as Float32Array).buffer).equals(Buffer.from((y.input as Float32Array).buffer)), `pixels of sample ${i}`);
+  }
+}
+
+test('samples: the shipped Fashion-MNIST sample is the first 1,000 test images, bit for bit, with the distortions', async () => {
+  for (const name of ['fmnist:test', 'fmnist:test:noise', 'fmnist:test:blur']) {
+    const sample = await readDemoSamples(name);
+    const full = await openStream(name, { limit: 1000 });
+    assert.is(sample.source, 'sample');
+    assert.is(full.source, 'full');
+    assert.is(sample.name, name);
+    assert.is(sample.total, 1000);
+    assert.equal(sample.classes, full.classes);
+    sameSamples(sample, full, 1000);
+  }
+  const labels = new Set((await readDemoSamples('fmnist-cnn')).samples.map((s) => s.label));
+  assert.is(labels.size, 10, 'every class is in the sample');
+});
+
+test('samples: the shipped SST-2 sample is the whole dev set', async () => {
+  const sample = await readDemoSamples('sst2-transformer');
+  const full = await openStream('sst2:dev');
+  assert.is(sample.name, 'sst2:dev');
+  assert.is(full.size, 872);
+  sameSamples(sample, full, 872);
+});
+
+test('samples: the committed files are what scripts/make-samples.mjs writes from the datasets', () => {
+  const root = packageRoot()!;
+  // The datasets root as `splitee` finds it (the folder holding fashion-mnist/ and sst2/).
+  const datasets = dataDirCandidates().map((c) => c.dir)
+    .find((d) => existsSync(join(d, 'fashion-mnist')) && existsSync(join(d, 'sst2', 'dev.tsv')));
+  assert.ok(datasets, 'no datasets folder with fashion-mnist/ and sst2/ (see README, "Data")');
+  const out = mkdtempSync(join(tmpdir(), 'splitee-samples-'));
+  execFileSync(process.execPath, [join(root, 'scripts', 'make-samples.mjs'), datasets!, out], { stdio: 'pipe' });
+  for (const f of ['fmnist-test.bin.gz', 'sst2-dev.bin.gz']) {
+    assert.ok(readFileSync(join(out, f)).equals(readFileSync(join(root, 'samples', f))), `${f} differs from the script's output`);
+  }
+  rmSync(out, { recursive: true });
+});
+
+test('samples: core decoder (gzipped or not), limit, names, URL and typed errors', async () => {
+  const gz = new Uint8Array(readFileSync(demoSamplePath('fmnist:test')));
+  assert.is(demoSampleFile('fmnist-cnn'), 'samples/fmnist-test.bin.gz');
+  assert.is(demoSampleFile('sst2:dev'), 'samples/sst2-dev.bin.gz');
+  assert.ok(demoSampleUrl('fmnist:test:blur').href.endsWith('/samples/fmnist-test.bin.gz'));
+  const a = await demoSamples('fmnist-cnn', gz, { limit: 37 });
+  const b = await demoSamples('fmnist:test', new Uint8Array(gunzipSync(gz)), { limit: 37 });
+  const c = await demoSamples('fmnist:test', gz.slice().buffer, { limit: 37 }); // an ArrayBuffer, as fetch gives
+  assert.is(a.size, 37);
+  sameSamples(a, b, 37);
+  sameSamples(a, c, 37);
+  const expectSample = async (f: () => Promise<unknown>, code: string) => {
+    try { await f(); } catch (e) {
+      assert.instance(e, SampleError);
+      assert.is((e as SampleError).code, code, (e as Error).message);
+      return;
+    }
+    assert.unreachable(`expected SampleError ${code}`);
+  };
+  await expectSample(() => demoSamples('kotzias:imdb', gz), 'UNKNOWN_SAMPLE');
+  await expectSample(() => demoSamples('resnet', gz), 'UNKNOWN_SAMPLE');
+  await expectSample(() => demoSamples('fmnist:test', gz, { limit: 0 }), 'BAD_LIMIT');
+  await expectSample(() => demoSamples('sst2:dev', gz), 'BAD_SAMPLE'); // the image file given for the text stream
+  await expectSample(() => demoSamples('fmnist:test', gz.subarray(0, gz.length - 100)), 'BAD_SAMPLE'); // truncated gzip
+  const raw = new Uint8Array(gunzipSync(gz));
+  await expectSample(() => demoSamples('fmnist:test', raw.subarray(0, raw.length - 1)), 'BAD_SAMPLE'); // one pixel short
+  const badMagic = raw.slice(); badMagic[0] = 0x58;
+  await expectSample(() => demoSamples('fmnist:test', badMagic), 'BAD_SAMPLE');
+  await expectSample(() => demoSamples('fmnist:test', new Uint8Array(3)), 'BAD_SAMPLE');
+  await expectSample(() => demoSamples('fmnist:test', 'abc' as unknown as Uint8Array), 'BAD_SAMPLE');
+});
+
+test('samples: openStream uses them only when asked (auto, only) and never behind an explicit --data-dir', async () => {
+  const only = await openStream('sst2:dev', { samples: 'only', limit: 5 });
+  assert.is(only.source, 'sample');
+  assert.is(only.size, 5);
+  const auto = await openStream('sst2:dev', { samples: 'auto', limit: 5 }); // the datasets are installed here
+  assert.is(auto.source, 'full');
+  const empty = mkdtempSync(join(tmpdir(), 'splitee-nodata-'));
+  try {
+    await openStream('fmnist:test', { samples: 'auto', dataDir: empty });
+    assert.unreachable('an explicit data folder without the dataset must fail');
+  } catch (e) { assert.instance(e, DatasetNotFoundError); }
+  rmSync(empty, { recursive: true });
 });
 
 test.run();

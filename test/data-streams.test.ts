@@ -1,9 +1,10 @@
-// Named streams and dataset lookup: synthetic datasets in a temp dir exercise every path; the real shared
-// datasets, when present, are checked against digests computed by models/recipes/fmnist_data.py.
+// Named streams and dataset lookup: synthetic datasets in a temp dir exercise every path; the real datasets, found
+// through the product's own lookup, are checked against digests computed by models/recipes/fmnist_data.py. Missing
+// data fails the test with where it looked.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { gzipSync } from 'node:zlib';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -152,11 +153,7 @@ test('broken Fashion-MNIST files: typed errors', async () => {
   assert.is(s.samples[1].input[100], 1);
 });
 
-// ---- the real shared datasets (skipped when absent) --------------------------------------------------------------
-
-function realRoot(): string | undefined {
-  try { return resolve(findDataset('fashion-mnist', [['t10k-images-idx3-ubyte.gz', 't10k-images-idx3-ubyte']]), '..'); } catch { return undefined; }
-}
+// ---- the real datasets ---------------------------------------------------------------------------------------------
 
 // CRC-32 of the float32 bytes of the first 1,000 samples of each stream and the first 10 labels, computed by
 // models/recipes/fmnist_data.py: the TypeScript streams are the Python ones bit for bit.
@@ -167,8 +164,8 @@ const PY_DIGESTS: Record<string, number> = {
 };
 
 test('real Fashion-MNIST streams equal the recipe\'s (Python) streams bit for bit', async () => {
-  const root = realRoot();
-  if (!root) { console.log('  (Fashion-MNIST not found: skipped)'); return; }
+  // Throws DatasetNotFoundError (every place looked, how to get the data) when absent: the test fails with it.
+  findDataset('fashion-mnist', [['t10k-images-idx3-ubyte.gz', 't10k-images-idx3-ubyte'], ['t10k-labels-idx1-ubyte.gz', 't10k-labels-idx1-ubyte']]);
   for (const [name, digest] of Object.entries(PY_DIGESTS)) {
     const s = await openStream(name, { limit: 1000 }) as ImageStream;
     assert.is(s.total, 10000);
@@ -179,15 +176,10 @@ test('real Fashion-MNIST streams equal the recipe\'s (Python) streams bit for bi
   }
 });
 
-test('real text streams (when the readers and data are present)', async () => {
-  if (!existsSync(new URL('../src/data/text.js', import.meta.url))) { console.log('  (src/data/text.ts not built: skipped)'); return; }
+test('real text streams: sizes, classes, balance, limit', async () => {
   const sizes: Record<string, number> = { 'sst2:dev': 872, 'kotzias:imdb': 1000, 'kotzias:yelp': 1000, 'kotzias:amazon': 1000 };
   for (const [name, n] of Object.entries(sizes)) {
-    let s;
-    try { s = await openStream(name); } catch (e) {
-      if (e instanceof DatasetNotFoundError) { console.log(`  (${name}: data not found, skipped)`); continue; }
-      throw e;
-    }
+    const s = await openStream(name);
     assert.is(s.kind, 'text');
     assert.is(s.size, n, name);
     assert.equal(s.classes, ['negative', 'positive']);

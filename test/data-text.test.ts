@@ -1,14 +1,15 @@
-// Text dataset readers: synthetic files in a temp dir exercise both layouts and every error; the real shared
-// datasets, when present, are checked against counts computed by models/recipes/text_data.py.
+// Text dataset readers: synthetic files in a temp dir exercise both layouts and every error; the real datasets,
+// found through the product's own lookup (--data-dir, $SPLITEE_DATA, ../shared/datasets, /usr/share/datasets), are
+// checked against counts computed by models/recipes/text_data.py. Missing data fails the test with where it looked.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   readSst2Dev, readSst2Train, readKotzias, parseSst2Tsv, parseKotzias, TextDataError, type TextSample,
 } from '../src/data/text.js';
-import { DataError } from '../src/data/paths.js';
+import { DataError, findDataset } from '../src/data/paths.js';
 import { rng } from './util.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'splitee-text-'));
@@ -86,25 +87,24 @@ test('strict parsing: line-numbered typed errors', async () => {
   assert.is(err?.file, 'k.txt');
 });
 
-const shared = [process.env.SPLITEE_DATA, resolve('../shared/datasets'), '/work/shared/datasets']
-  .find((d) => d && existsSync(join(d, 'sst2', 'dev.tsv')));
-
 test('real datasets: sizes, label balance and first rows (models/recipes/text_data.py agrees)', async () => {
-  if (!shared) return;
-  const dev = await readSst2Dev(shared);
+  // Throws DatasetNotFoundError (every place looked, how to get the data) when absent: the test fails with it.
+  const sst2 = findDataset('sst2', [['dev.tsv'], ['train.tsv']]);
+  const kotzias = findDataset('sentiment-sentences', [['imdb_labelled.txt'], ['yelp_labelled.txt'], ['amazon_cells_labelled.txt']]);
+  const dev = await readSst2Dev(sst2);
   assert.is(dev.length, 872);
   assert.is(dev.reduce((a, s) => a + s.label, 0), 444);
   assert.equal(dev[0], { text: 'one long string of cliches .', label: 0 });
-  const train = await readSst2Train(shared);
+  const train = await readSst2Train(sst2);
   assert.is(train.length, 67349);
   assert.is(train.reduce((a, s) => a + s.label, 0), 37569);
   assert.equal(train[0], { text: 'hide new secretions from the parental units', label: 0 });
   for (const which of ['imdb', 'yelp', 'amazon'] as const) {
-    const rows = await readKotzias(shared, which);
+    const rows = await readKotzias(kotzias, which);
     assert.is(rows.length, 1000, which);
     assert.is(rows.reduce((a, s) => a + s.label, 0), 500, which);
   }
-  assert.equal((await readKotzias(shared, 'yelp'))[0], { text: 'Wow... Loved this place.', label: 1 });
+  assert.equal((await readKotzias(kotzias, 'yelp'))[0], { text: 'Wow... Loved this place.', label: 1 });
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

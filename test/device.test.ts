@@ -12,8 +12,8 @@ import { DTYPES, decode, encode, type Dtype } from '../src/transport/codec.js';
 import { decodeFrame, encodeFrame, encodeResponse, frameBytes, newRequestId, type CloudAnswer } from '../src/transport/frame.js';
 import { crc32 } from '../src/util/crc32.js';
 import {
-  CloudError, HttpCloudClient, LocalCloudClient, percentile, runStream, summarizeRecords,
-  type CloudClient, type DeviceModel, type InferOptions, type RunStreamOptions, type SampleRecord,
+  CloudError, HttpCloudClient, LocalCloudClient, RunError, percentile, runStream, summarizeRecords,
+  type CloudClient, type InferOptions, type RunnableModel, type RunStreamOptions, type SampleRecord,
 } from '../src/device/index.js';
 import { tinyImageModel, tinyTextModel } from './fixtures/tiny-models.js';
 import { randn, rng, type Rng } from './util.js';
@@ -49,25 +49,39 @@ function activationOf(i: number, k: number): Tensor {
 
 const DIGEST = new Uint8Array(32).map((_, i) => i * 7 + 1);
 
-/** A model whose exits read the confidence matrix: input = Float32Array([i]). Counts what the runner asks. */
+/**
+ * A model whose exits read the confidence matrix: input = Float32Array([i]). Runs the device half as the engine's
+ * runDevice does (every exit or exit k only, stopAt asked for j < k, offload asked at k only, f32 or int8 readback)
+ * and counts what the runner asks.
+ */
 function fakeModel(m: ConfidenceMatrix) {
-  const calls = { device: 0, run: 0, exit: 0, readbacks: 0 };
+  const calls = { runDevice: 0, exitsEvaluated: 0, readbacks: 0, int8Readbacks: 0, modes: new Set<string>() };
   const idOf = (x: ModelInput) => (x instanceof Float32Array ? x[0] : (x as Tensor).data[0]);
-  const model: DeviceModel & { calls: typeof calls } = {
+  const model: RunnableModel & { calls: typeof calls } = {
     numLayers: m.L, digest: DIGEST, classes: Array.from({ length: CLASSES }, (_, c) => `c${c}`), calls,
-    async device(input, k, offload) {
-      calls.device++;
-      const i = idOf(input), exit = exitOf(m, i, k);
-      if (!offload(exit)) return { exit };
+    async runDevice(input, k, o) {
+      calls.runDevice++;
+      calls.modes.add(o.exits ?? 'split');
+      const i = idOf(input);
+      const confidences: (number | undefined)[] = new Array(m.L).fill(undefined);
+      let exit = exitOf(m, i, k);
+      if (o.exits === 'every') {
+        for (let j = 1; j <= k; j++) {
+          exit = exitOf(m, i, j);
+          confidences[j - 1] = exit.confidence;
+          calls.exitsEvaluated++;
+          if (j < k && o.stopAt?.(j, exit)) return { layer: j, exit, confidences };
+        }
+      } else {
+        confidences[k - 1] = exit.confidence;
+        calls.exitsEvaluated++;
+      }
+      if (!o.offload(exit)) return { layer: k, exit, confidences };
       calls.readbacks++;
-      return { exit, activation: activationOf(i, k) };
+      const act = activationOf(i, k);
+      if (o.readback === 'int8') { calls.int8Readbacks++; return { layer: k, exit, confidences, encoded: encode(act.data, act.shape, 'int8') }; }
+      return { layer: k, exit, confidences, activation: act };
     },
-    async run(input, o) {
-      calls.run++;
-      assert.is(o.from, o.to, 'one layer at a time');
-      return activationOf(idOf(input), o.to!);
-    },
-    async exit(j, act) { calls.exit++; assert.is(act.data[1], j); return exitOf(m, act.data[0], j); },
   };
   return model;
 }
@@ -111,7 +125,7 @@ function fakeCloud(m: ConfidenceMatrix, behave: Behaviour = () => 'ok') {
 function spy(p: SplitPolicy) {
   const seen: Observation[] = [];
   const s: SplitPolicy & { seen: Observation[] } = {
-    name: p.name, L: p.L, exitRule: p.exitRule, seen,
+    name: p.name, L: p.L, exitRule: p.exitRule, sideExits: p.sideExits, seen,
     chooseArm: (t) => p.chooseArm(t),
     observe(o) { seen.push({ ...o, confidences: o.confidences.slice() }); p.observe(o); },
   };
@@ -179,9 +193,13 @@ for (const name of ['splitee', 'splitee-s', 'splitee-su', 'early-exit', 'random'
     assert.ok(Math.abs(cost - sim.totalCost) < 1e-9);
     assert.equal(res.armCounts, Array.from(sim.armCounts));
     assert.is(res.summary.accuracy, sim.correct / m.n);
-    // Side exits only for the policies that learn from them; otherwise one device() call and readbacks only to offload.
-    if (name === 'splitee-s' || name === 'splitee-su' || name === 'early-exit') assert.is(model.calls.device, 0);
-    else { assert.is(model.calls.device, m.n); assert.is(model.calls.run, 0); assert.is(model.calls.readbacks, offloads); }
+    // Side exits only for the policies that learn from them (and the cascade); otherwise exit k alone. One
+    // runDevice per sample, a readback only to offload.
+    const every = name === 'splitee-s' || name === 'splitee-su' || name === 'early-exit';
+    assert.equal([...model.calls.modes], [every ? 'every' : 'split']);
+    assert.is(model.calls.runDevice, m.n);
+    assert.is(model.calls.readbacks, offloads);
+    if (!every) assert.is(model.calls.exitsEvaluated, m.n);
   });
 }
 
@@ -384,11 +402,16 @@ test('an activation that cannot be quantized (NaN) is answered by the device, de
   const L = 3, m = randomMatrix(r, L, 8);
   const costs: CostModel = { alpha: 1, lambda: 0.1, offloadCost: 0.1 };
   const inner = fakeModel(m);
-  const model: DeviceModel = {
+  // The engine's int8 readback refuses a NaN activation (CodecError NON_FINITE); an f32 readback returns it as is.
+  const model: RunnableModel = {
     ...inner,
-    async device(input, k, offload) {
-      const step = await inner.device(input, k, offload);
-      if ((input as Float32Array)[0] === 3 && step.activation) step.activation.data[4] = NaN;
+    async runDevice(input, k, o) {
+      const poisoned = (input as Float32Array)[0] === 3;
+      const step = await inner.runDevice(input, k, poisoned ? { ...o, readback: 'f32' } : o);
+      if (poisoned && step.activation) {
+        step.activation.data[4] = NaN;
+        if (o.readback === 'int8') encode(step.activation.data, step.activation.shape, 'int8');
+      }
       return step;
     },
   };
@@ -403,6 +426,79 @@ test('an activation that cannot be quantized (NaN) is answered by the device, de
   assert.is(pol.seen[3].confidences[L - 1], undefined);
   assert.is(cloud.calls.length, m.n - 1);
   assert.ok(cloud.calls.every((c) => c.i !== 3));
+});
+
+test('measured costs: calibration and online refresh recover the layer times and the link; a bandwidth drop moves the split', async () => {
+  // A fake clock: layer j takes LAYER_MS[j − 1]; an offload takes rtt + bytes·8/(Mbit/s·1000). The link drops at t = 150.
+  const LAYER_MS = [2, 3, 4, 1], L = 4;
+  const r = rng(21), m = randomMatrix(r, L, 400);
+  let clock = 0, t = 0;
+  const links = [{ rttMs: 2, mbit: 100 }, { rttMs: 100, mbit: 0.5 }];
+  const link = () => links[t >= 150 ? 1 : 0];
+  const model: RunnableModel = {
+    numLayers: L, digest: DIGEST, classes: Array.from({ length: CLASSES }, (_, c) => `c${c}`),
+    async runDevice(input, k, o) {
+      const i = (input as Float32Array)[0];
+      const confidences: (number | undefined)[] = new Array(L).fill(undefined);
+      let exit = exitOf(m, i, k);
+      if (o.exits === 'every') {
+        for (let j = 1; j <= k; j++) {
+          clock += LAYER_MS[j - 1];
+          exit = exitOf(m, i, j);
+          confidences[j - 1] = exit.confidence;
+          if (j < k && o.stopAt?.(j, exit)) return { layer: j, exit, confidences };
+        }
+      } else {
+        for (let j = 1; j <= k; j++) clock += LAYER_MS[j - 1];
+        confidences[k - 1] = exit.confidence;
+      }
+      if (!o.offload(exit)) return { layer: k, exit, confidences };
+      // Frames grow with the split layer, so the link's round trip and bandwidth can be told apart.
+      const data = new Float32Array(100 * k).fill(0.5);
+      data[0] = i;
+      return { layer: k, exit, confidences, activation: { shape: [100 * k], data } };
+    },
+  };
+  const cloud: CloudClient = {
+    target: 'fake',
+    async infer(frame) {
+      const f = decodeFrame(frame);
+      const l = link();
+      clock += l.rttMs + (frame.length * 8) / (l.mbit * 1000);
+      const e = exitOf(m, Math.round(decode(f.tensor)[0]), L);
+      return { label: e.label, probs: e.probs, confidence: e.confidence, layersRun: L - f.splitLayer, requestId: f.requestId };
+    },
+  };
+  const inner = createPolicy('splitee-discounted', { L, costs: { alpha: 0.6, lambda: 0.25, offloadCost: 0.1 } });
+  const pol = spy(inner);
+  const res = await runStream({
+    model, cloud, policy: pol, dtype: 'f32', now: () => clock, sleep: noSleep,
+    samples: Array.from({ length: m.n }, (_, i) => ({ label: m.label[i], input: Float32Array.from([i]) })),
+    costs: { kind: 'measured', alpha: 0.6, calibration: 2, smoothing: 0.2 },
+    onSample: () => { t++; },
+  });
+  const meas = res.measured!;
+  assert.ok(meas, 'the run reports its measured costs');
+  // Exact clock: the layer times come back (to rounding); μ = 1 / 10 ms; λ_k = μ·t_k.
+  meas.layerMs.forEach((x, j) => assert.ok(Math.abs(x - LAYER_MS[j]) < 1e-9, `layer ${j + 1}: ${x} ms`));
+  assert.is(meas.mu, 0.1);
+  meas.lambda.forEach((x, j) => assert.ok(Math.abs(x - 0.1 * LAYER_MS[j]) < 1e-9));
+  // The link as fitted at the end has moved to the slow one. Once offloading is dear the policy rarely offloads, so
+  // fast-link samples still weigh in the fit (its convergence is tested on the estimator itself).
+  const offloadsAfter = res.records.filter((x) => x.t >= 150 && x.offloaded).length;
+  assert.ok(offloadsAfter >= 5, `${offloadsAfter} offloads after the drop`);
+  assert.ok(meas.rttMs! > 60 && meas.rttMs! < 110, `round trip ${meas.rttMs}`);
+  assert.ok(meas.bandwidthMbit! < 1, `bandwidth ${meas.bandwidthMbit}`);
+  // The policy was fed the costs in force: cheap offloads before the drop, dear after.
+  const before = pol.seen.find((o) => o.t === 100)!.costs!, after = pol.seen[pol.seen.length - 1].costs!;
+  assert.ok(Math.abs(before.cum[L] - 1) < 1e-9 && Math.abs(after.cum[L] - 1) < 1e-9);
+  assert.ok(before.offloadAt![1] < 0.5 && after.offloadAt![1] > 5, `o_1 ${before.offloadAt![1]} → ${after.offloadAt![1]}`);
+  // Records carry costs in reward units; the split moves deeper once offloading became dear.
+  const meanArm = (a: number, b: number) => res.records.slice(a, b).reduce((x, rec) => x + rec.arm, 0) / (b - a);
+  assert.ok(meanArm(300, 400) > meanArm(50, 150) + 1, `mean split ${meanArm(50, 150)} → ${meanArm(300, 400)}`);
+  // Calibration must be ≥ 1 pass.
+  await runStream({ ...base(m, { alpha: 0.5, lambda: 0.1, offloadCost: 0.1 }), costs: { kind: 'measured', alpha: 0.5, calibration: 0 } })
+    .then(() => assert.unreachable(), (e) => assert.is((e as RunError).code, 'BAD_OPTION'));
 });
 
 test('signal: stops taking samples; what started is answered and counted', async () => {
@@ -423,9 +519,12 @@ test('bytes: every dtype, frame size = frameBytes(dtype, shape), summed in the s
   const costs: CostModel = { alpha: 1, lambda: 0.1, offloadCost: 0.1 };
   for (const dtype of DTYPES) {
     // The id in element 0 survives the lossy dtypes only roughly: the fake cloud rounds it (ids ≤ 11, error < 0.5).
-    const cloud = fakeCloud(m);
-    const res = await runStream(base(m, costs, { cloud, dtype, policy: createPolicy('fixed:2', { L, costs }) }));
+    const cloud = fakeCloud(m), model = fakeModel(m);
+    const res = await runStream(base(m, costs, { cloud, model, dtype, policy: createPolicy('fixed:2', { L, costs }) }));
     assert.ok(cloud.calls.every((c, j) => c.dtype === dtype && c.i === j));
+    // int8 is quantized by the model before readback, and that encoding is what crosses; other dtypes read f32.
+    assert.is(model.calls.readbacks, m.n);
+    assert.is(model.calls.int8Readbacks, dtype === 'int8' ? m.n : 0, dtype);
     const fb = frameBytes(dtype, [3, 5]);
     assert.ok(res.records.every((x) => x.frameBytes === fb && x.bytesSent === fb));
     assert.is(res.summary.bytesSent, m.n * fb);

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rng, randn, type Rng } from './util.js';
 import { DTYPES, decode, encode, numElements, type Dtype } from '../src/transport/codec.js';
-import { FrameError, decodeFrame, encodeFrame, newRequestId, type FrameErrorCode } from '../src/transport/frame.js';
+import { FrameError, decodeFrame, encodeFrame, newRequestId, peekFrameSize, type FrameErrorCode } from '../src/transport/frame.js';
 import { crc32 } from '../src/util/crc32.js';
 
 const CODES = new Set<FrameErrorCode>(['TRUNCATED', 'BAD_MAGIC', 'BAD_VERSION', 'BAD_DTYPE', 'BAD_RANK', 'BAD_SHAPE', 'TOO_LARGE',
@@ -93,6 +93,33 @@ test('frame fuzz: hostile size claims are refused before allocation, quickly', (
     }
   }
   assert.ok(performance.now() - t0 < 2000);
+});
+
+test('peekFrameSize on every prefix of fuzzed frames agrees with decodeFrame: the same TOO_LARGE, the announced size', () => {
+  const r = rng(0x9eec);
+  const bases = baseFrames(r);
+  let refused = 0, sized = 0;
+  // An element limit that binds first, and a byte limit that binds first (f32 frames of a few hundred elements).
+  for (const limits of [{ maxElements: 1 << 10, maxBytes: 1 << 13 }, { maxElements: 1 << 16, maxBytes: 600 }]) for (let i = 0; i < 3000; i++) {
+    const bytes = i < bases.length ? bases[i] : mutate(r, bases[i % bases.length]);
+    let full: FrameError | null = null;
+    try { decodeFrame(bytes, limits); } catch (e) { full = e as FrameError; }
+    for (const cut of [0, 4, 59, 60, 63, 64, 68, 96, bytes.length]) {
+      const prefix = bytes.subarray(0, Math.min(cut, bytes.length));
+      let peeked: number | null | undefined;
+      try { peeked = peekFrameSize(prefix, limits); } catch (e) {
+        assert.instance(e, FrameError);
+        assert.is((e as FrameError).code, 'TOO_LARGE');
+        // Whatever the header announces past the limits, the whole body is refused as too large as well.
+        assert.is(full?.code, 'TOO_LARGE', `case ${i}: peek refused, decode said ${full?.code}`);
+        refused++;
+        break;
+      }
+      if (typeof peeked === 'number' && !full) { assert.is(peeked, bytes.length, `case ${i}: announced size`); sized++; }
+      if (peeked === null) assert.ok(prefix.length < 60 + 4 * 8, 'null only while the header is incomplete');
+    }
+  }
+  assert.ok(refused > 0 && sized > 0, `refused ${refused}, sized ${sized}`);
 });
 
 test.run();

@@ -1,5 +1,5 @@
-// Multi-head self-attention WASM kernel vs the float64 reference over T = 1, 2, 5, 17, 33, D = 4…64 and every head
-// count dividing D, with and without key masks, and with sliding windows; plus properties the reference cannot fake:
+// Multi-head self-attention WASM kernel: key masks (a kernel feature the op set does not use; shapes and windows
+// without masks are in the op table, test/ops-table.ts) vs the float64 reference, and properties the reference cannot fake:
 // a hidden key's token (or one outside a query's window) cannot influence that row, an all-ones mask equals no mask
 // bit for bit, a window covering the sequence equals global attention bit for bit, and scratch garbage never leaks in.
 import { test } from 'uvu';
@@ -19,8 +19,8 @@ function weights(r: Rng, D: number): Weights {
 
 function pack(w: Float32Array, K: number, N: number): number {
   const { kern } = h;
-  const p = kern.alloc(kern.k.linear_packed_bytes(K, N));
-  kern.k.linear_pack(kern.putF32(w), p, K, N);
+  const p = kern.alloc(kern.exports.linear_packed_bytes(K, N));
+  kern.exports.linear_pack(kern.putF32(w), p, K, N);
   return p;
 }
 
@@ -37,12 +37,12 @@ function runAttention(x: Float32Array, T: number, D: number, heads: number, w: W
     if (mask) { pm = kern.alloc(T, 1); kern.u8(pm, T).set(mask); }
     const n = T * D;
     const out = h.guarded(n);
-    const sBytes = kern.k.attention_scratch_bytes(T, D, heads);
+    const sBytes = kern.exports.attention_scratch_bytes(T, D, heads);
     assert.ok(sBytes > 0 && sBytes % 4 === 0, 'scratch size');
     const sBase = kern.alloc(sBytes + 64);
     kern.f32(sBase, sBytes / 4).fill(NaN);
     kern.u8(sBase + sBytes, 64).fill(0xa5);
-    kern.k.attention(px, T, D, heads, pq, pbq, po, pbo, pm, window, out.ptr, sBase);
+    kern.exports.attention(px, T, D, heads, pq, pbq, po, pbo, pm, window, out.ptr, sBase);
     assert.ok(kern.u8(sBase + sBytes, 64).every((v) => v === 0xa5), 'attention stays inside its scratch');
     const y = out.read('attention out');
     assert.equal(kern.f32(px, n), x, 'x untouched');
@@ -64,20 +64,15 @@ function check(y: Float32Array, e: Float64Array, what: string) {
   assert.ok(relError(y, e) <= 1e-6, `${what}: relError ${relError(y, e)}`);
 }
 
-test('attention vs reference: T × D × heads, no mask and random masks', () => {
+test('attention with random key masks vs reference', () => {
   const r = rng(31);
-  for (const D of [4, 8, 12, 36, 64]) {
-    const heads = [1, 2, 3, 4].filter((h) => D % h === 0);
-    for (const h of heads) {
-      const w = weights(r, D);
-      for (const T of [1, 2, 5, 17, 33]) {
-        const x = randn(r, T * D);
-        check(runAttention(x, T, D, h, w, null), refAttention(x, T, D, h, w.wqkv, w.bqkv, w.wo, w.bo, null),
-          `T=${T} D=${D} heads=${h}`);
-        const mask = randomMask(r, T);
-        check(runAttention(x, T, D, h, w, mask), refAttention(x, T, D, h, w.wqkv, w.bqkv, w.wo, w.bo, mask),
-          `T=${T} D=${D} heads=${h} mask=${Array.from(mask, (v) => (v ? 1 : 0)).join('')}`);
-      }
+  for (const [T, D, h] of [[1, 4, 1], [2, 8, 2], [5, 12, 3], [17, 36, 4], [33, 64, 2]]) {
+    const w = weights(r, D);
+    const x = randn(r, T * D);
+    for (let rep = 0; rep < 3; rep++) {
+      const mask = randomMask(r, T);
+      check(runAttention(x, T, D, h, w, mask), refAttention(x, T, D, h, w.wqkv, w.bqkv, w.wo, w.bo, mask),
+        `T=${T} D=${D} heads=${h} mask=${Array.from(mask, (v) => (v ? 1 : 0)).join('')}`);
     }
   }
 });
@@ -138,24 +133,17 @@ test('attention: a single visible key copies its value projection; every key hid
 const rowsOf = (y: Float32Array, t: number, D: number) => Array.from(y.subarray(t * D, (t + 1) * D));
 const maskText = (m: Uint8Array | null) => (m ? Array.from(m, (v) => (v ? 1 : 0)).join('') : 'none');
 
-test('windowed attention vs reference: T × D × heads × window, no mask and random masks', () => {
+test('windowed attention with random key masks vs reference', () => {
   const r = rng(36);
-  let cases = 0;
-  for (const [D, heads] of [[4, 1], [4, 4], [8, 2], [12, 3], [20, 4], [36, 4], [64, 2]]) {
+  for (const [T, D, heads] of [[2, 4, 4], [5, 12, 3], [17, 20, 4], [64, 36, 4]]) {
     const w = weights(r, D);
-    for (const T of [1, 2, 3, 5, 17, 33, 64]) {
-      const x = randn(r, T * D);
-      const windows = [...new Set([1, 2, 3, 7, T - 1, T + 5])].filter((v) => v > 0);
-      for (const win of windows) {
-        for (const mask of [null, randomMask(r, T)]) {
-          check(runAttention(x, T, D, heads, w, mask, win), refAttention(x, T, D, heads, w.wqkv, w.bqkv, w.wo, w.bo, mask, win),
-            `T=${T} D=${D} heads=${heads} window=${win} mask=${maskText(mask)}`);
-          cases++;
-        }
-      }
+    const x = randn(r, T * D);
+    for (const win of [...new Set([1, 2, 7, T - 1])].filter((v) => v > 0)) {
+      const mask = randomMask(r, T);
+      check(runAttention(x, T, D, heads, w, mask, win), refAttention(x, T, D, heads, w.wqkv, w.bqkv, w.wo, w.bo, mask, win),
+        `T=${T} D=${D} heads=${heads} window=${win} mask=${maskText(mask)}`);
     }
   }
-  assert.ok(cases > 300, `${cases} cases`);
 });
 
 test('windowed attention: the reference it is checked against really differs from global attention', () => {
@@ -270,7 +258,7 @@ test('windowed attention: sharp scores stay accurate', () => {
 });
 
 test('attention_scratch_bytes grows with T and D', () => {
-  const k = h.kern.k;
+  const k = h.kern.exports;
   assert.ok(k.attention_scratch_bytes(1, 4, 1) >= (3 * 4 + 4 + 2 * 4 * 4 + 4) * 4);
   assert.ok(k.attention_scratch_bytes(64, 128, 4) > k.attention_scratch_bytes(32, 128, 4));
   assert.ok(k.attention_scratch_bytes(64, 256, 4) > k.attention_scratch_bytes(64, 128, 4));

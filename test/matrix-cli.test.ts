@@ -178,7 +178,7 @@ test('splitee matrix: usage errors before any work', async () => {
   await usageError(['--dataset', 'fmnist:test', '--out', join(tmp, 'x.csv')], /--model is required/);
   await usageError(['--model', 'nope', '--out', join(tmp, 'x.csv')], /--dataset is required/);
   await usageError(['--model', 'nope', '--dataset', 'mnist:test', '--out', join(tmp, 'x.csv')], /unknown --dataset 'mnist:test'.*fmnist:test.*kotzias:amazon/);
-  await usageError(['--model', 'nope', '--dataset', 'fmnist:test', '--out', join(tmp, 'x.csv'), '--limit', '0'], /--limit must be ≥ 1/);
+  await usageError(['--model', 'nope', '--dataset', 'fmnist:test', '--out', join(tmp, 'x.csv'), '--limit', '-1'], /--limit must be ≥ 1/);
   await usageError(['--model', 'nope', '--dataset', 'fmnist:test', '--out', join(tmp, 'x.csv'), '--backend', 'cuda'], /--backend/);
   await usageError(['--model', 'nope', '--dataset', 'fmnist:test', '--out', join(tmp, 'x.csv'), '--colour'], /unknown option --colour/);
   await usageError(['extra', '--model', 'm', '--dataset', 'fmnist:test', '--out', 'x.csv'], /unexpected argument 'extra'/);

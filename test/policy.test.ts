@@ -237,6 +237,7 @@ class Uniform implements SplitPolicy {
   private readonly r = rng(7);
   constructor(readonly inner: SplitPolicy) {}
   get L() { return this.inner.L; }
+  get sideExits() { return this.inner.sideExits; }
   chooseArm() { return this.r.int(1, this.L + 1); }
   observe(o: Observation) { this.inner.observe(o); }
 }

@@ -84,14 +84,15 @@ let easy: StreamResult, hard: StreamResult;
 
 test('runStreamExperiments: α, costs, every policy, regret curves', () => {
   easy = runStreamExperiments(synthetic('easy', 600, 1), { model: 'toy-model', stream: 'toy:easy', digest: 'ab'.repeat(32) }, cfg);
-  hard = runStreamExperiments(synthetic('hard', 600, 2), { model: 'toy-model', stream: 'toy:hard', digest: 'cd'.repeat(32) }, cfg);
+  hard = runStreamExperiments(synthetic('hard', 600, 2), { model: 'toy-model', stream: 'toy:hard', digest: 'cd'.repeat(32), splitBytes: [20_000, 10_000, 5_000] }, cfg);
+  assert.is(easy.drift, undefined, 'no frame sizes, no bandwidth-drop experiment');
   for (const r of [easy, hard]) {
     assert.is(r.L, 4); assert.is(r.lambda, 0.25); assert.is(r.n, 600);
     assert.equal(r.settings.map((s) => s.offloadCost), [0.1, 0.25, 0.5]);
     for (const s of r.settings) {
       const names = s.rows.map((x) => x.policy);
-      assert.equal(names.slice(0, 7), ['splitee', 'splitee-s', 'splitee-su', 'final', 'early-exit', 'random', 'oracle']);
-      assert.is(names[7], `fixed:${s.bestFixedArm}`);
+      assert.equal(names.slice(0, 8), ['splitee', 'splitee-s', 'splitee-su', 'splitee-s-released', 'final', 'early-exit', 'random', 'oracle']);
+      assert.is(names[8], `fixed:${s.bestFixedArm}`);
       const fin = s.rows.find((x) => x.policy === 'final')!.mean;
       assert.is(fin.cost, 1); assert.is(fin.costReduction, 0);
       assert.equal(s.regret.map((g) => g.policy), ['splitee', 'splitee-s', 'splitee-su']);
@@ -110,13 +111,40 @@ test('runStreamExperiments: α, costs, every policy, regret curves', () => {
   assert.equal(easy.exitAccuracy.slice(1), [1, 1, 1]);
 });
 
+test('bandwidth drop on the hard stream: offload at 1 before, everything on the device after; latencies by hand', () => {
+  const d = hard.drift!;
+  assert.ok(d);
+  // 20 ms over 4 layers: μ = 1/20. Offload of a split at 1: 2 ms + 20 kB over 100 Mbit/s = 3.6 ms before, 120 + 160 ms after.
+  assert.is(d.mu, 1 / 20);
+  assert.ok(Math.abs(d.offloadMs.before[0] - 3.6) < 1e-12 && Math.abs(d.offloadMs.after[0] - 280) < 1e-12);
+  // Hard: every arm < L offloads; before, arm 1 (5 + 3.6 ms) is best; after, only arm L avoids the slow link.
+  assert.equal(d.phases.map((p) => p.bestArm), [1, 4]);
+  assert.ok(Math.abs(d.phases[0].bestLatencyMs - 8.6) < 1e-9, `${d.phases[0].bestLatencyMs}`);
+  assert.is(d.phases[1].bestLatencyMs, 20);
+  const final = d.rows.find((r) => r.policy === 'final')!;
+  assert.equal(final.phases.map((p) => p.latencyMs), [20, 20]);
+  assert.equal(final.phases.map((p) => p.meanSplit), [4, 4]);
+  // The learners end up deeper after the drop than before.
+  for (const name of ['splitee', 'splitee-discounted', 'splitee-window']) {
+    const r = d.rows.find((x) => x.policy === name)!;
+    assert.ok(r.phases[1].meanSplit > r.phases[0].meanSplit + 1, `${name}: ${r.phases.map((p) => p.meanSplit)}`);
+    assert.ok(r.regret > 0);
+  }
+  assert.equal(d.gamma.map((g) => g.value), [0.98, 0.99, 0.995, 0.998, 0.999, 1]);
+  // γ = 1 is SplitEE: the same regret; c = 1 at the defaults is the row of the table.
+  assert.is(d.gamma[5].regret, d.rows.find((x) => x.policy === 'splitee')!.regret);
+  assert.equal(d.explore.map((e) => `${e.policy}/${e.c}`), ['splitee-discounted/1', 'splitee-discounted/0.5', 'splitee-discounted/0.25', 'splitee-window/1', 'splitee-window/0.5', 'splitee-window/0.25']);
+  assert.is(d.explore[0].regret, d.rows.find((x) => x.policy === 'splitee-discounted')!.regret);
+});
+
 test('renderReport: headline verdicts, tables, plot links, summary in words', () => {
   const md = renderReport([easy, hard], { command: 'npm run reproduce -- --limit 600', limit: 600, skipped: [{ model: 'toy-model', stream: 'toy:none', reason: 'no data' }] });
   assert.match(md, /^# SplitEE reproduction\n/);
   assert.match(md, /Quick run: only the first 600 samples/);
   assert.match(md, /our choice, not the paper's rule/);
   assert.match(md, /toy-model on toy:none: no data/);
-  const head = md.split('\n').filter((l) => l.startsWith('| toy-model | toy:'));
+  const section = (title: string) => md.split(/^## /m).find((x) => x.startsWith(title))!;
+  const head = section('Headline').split('\n').filter((l) => l.startsWith('| toy-model | toy:'));
   assert.is(head.length, 2);
   const cells = (line: string) => line.split('|').slice(7, -1).map((c) => c.trim());
   // Easy: the device answers almost everything at layer 1 (cost ≈ .25) with ≤ 1 point lost: ✓ everywhere.
@@ -139,6 +167,33 @@ test('renderReport: headline verdicts, tables, plot links, summary in words', ()
       assert.ok(md.includes(`| oracle (arm ${s.oracleArm}) |`));
     }
   }
+  // Faithfulness: the share of the released SplitEE-S's side updates that used an unobserved C_L, per o, and both
+  // warm-ups; the shares are the counts' ratio and lie in [0, 1].
+  const faith = section('Faithfulness');
+  assert.ok(faith, 'faithfulness section');
+  for (const r of [easy, hard]) {
+    const line = faith.split('\n').find((l) => l.startsWith(`| toy-model | ${r.stream} | ${r.alpha.alpha} |`))!;
+    assert.ok(line, `unobserved-share row of ${r.stream}`);
+    const shares = line.split('|').slice(4, -1).map((c) => c.trim());
+    assert.is(shares.length, 3);
+    r.released.unobserved.forEach((u, i) => {
+      assert.ok(u.unobserved >= 0 && u.unobserved <= u.sideUpdates);
+      assert.is(shares[i], `${(100 * (u.sideUpdates ? u.unobserved / u.sideUpdates : 0)).toFixed(1)} % of ${u.sideUpdates}`);
+    });
+    assert.equal(r.released.warmups.map((x) => `${x.policy}/${x.warmup}`),
+      ['splitee/stream', 'splitee/replay', 'splitee-s/stream', 'splitee-s/replay', 'splitee-s-released/stream', 'splitee-s-released/replay']);
+    // The stream-warm-up rows are the main table's numbers at the middle o (same orders, same seeds).
+    const mid = r.settings[1].rows;
+    for (const p of ['splitee', 'splitee-s', 'splitee-s-released']) {
+      assert.is(r.released.warmups.find((x) => x.policy === p && x.warmup === 'stream')!.costReduction, mid.find((x) => x.policy === p)!.mean.costReduction, p);
+    }
+  }
+  // The bandwidth drop: a section for the stream that has one, the sweep and the shipped defaults.
+  const drop = section('A bandwidth drop');
+  assert.ok(drop.includes('### toy-model on toy:hard'));
+  assert.not.ok(drop.includes('### toy-model on toy:easy'));
+  assert.match(drop, /\| best fixed per phase \| 8\.6 \(k = 1\) \|/);
+  assert.match(drop, /Least regret: γ = [0-9.]+, τ = \d+\. Shipped defaults: γ = 0\.995, τ = 400\./);
   assert.is(regretPlotName('toy-model', 'toy:hard', 0.25), 'regret-toy-model-toy_hard-o0.25.svg');
   assert.is(matrixFileName('fmnist-cnn', 'fmnist:test:noise'), 'fmnist-cnn__fmnist_test_noise.csv');
   // Deterministic: same inputs, same text.

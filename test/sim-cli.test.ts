@@ -56,7 +56,7 @@ test('--json for baselines and several policies', async () => {
   assert.ok(Array.isArray(j)); assert.equal(j.map((x: { policy: string }) => x.policy), ['splitee-s', 'fixed:2']);
   assert.is(j[1].cost, 2.25 / 6);
   j = JSON.parse((await capture([...BASE, '--policy', 'all', '--json'])).out);
-  assert.equal(j.map((x: { policy: string }) => x.policy), ['splitee', 'splitee-s', 'splitee-su', 'final', 'early-exit', 'random', 'oracle']);
+  assert.equal(j.map((x: { policy: string }) => x.policy), ['splitee', 'splitee-s', 'splitee-su', 'splitee-s-released', 'final', 'early-exit', 'random', 'oracle']);
   for (const row of j) assert.equal(Object.keys(row), KEYS);
   // Per-layer costs instead of λ: γ = .125 .5 1.0; fixed:2 pays .5 on 3 exits, .75 on 3 offloads.
   j = JSON.parse((await capture(['--matrix', file, '--alpha', '0.75', '--layer-costs', '0.125,0.375,0.5', '--offload-cost', '0.25', '--policy', 'fixed:2', '--json'])).out);

@@ -48,7 +48,7 @@ async function startServer(extra: string[] = []): Promise<Server> {
 function spy(p: SplitPolicy) {
   const seen: Observation[] = [];
   return Object.assign({
-    name: p.name, L: p.L, exitRule: p.exitRule,
+    name: p.name, L: p.L, exitRule: p.exitRule, sideExits: p.sideExits,
     chooseArm: (t: number) => p.chooseArm(t),
     observe(o: Observation) { seen.push({ ...o, confidences: o.confidences.slice() }); p.observe(o); },
   }, { seen });
@@ -274,14 +274,12 @@ function runCli(args: string[]): Promise<{ code: number | null; out: string; err
   });
 }
 
-let haveFmnist = true;
-try { findDataset('fashion-mnist', [['t10k-images-idx3-ubyte.gz', 't10k-images-idx3-ubyte']]); } catch { haveFmnist = false; }
-
 test('`splitee run --json` on a real stream, through `splitee serve` and in-process: the same summary', async () => {
   const usage = await runCli(['run', '--model', modelPath, '--dataset', 'fmnist:test', '--dtype', 'int9']);
   assert.is(usage.code, 2, usage.err);
   assert.match(usage.err, /--dtype must be one of/);
-  if (!haveFmnist) { console.warn('  (fmnist data not found: CLI stream check skipped)'); return; }
+  // Throws DatasetNotFoundError (every place looked, how to get the data) when absent: the test fails with it.
+  findDataset('fashion-mnist', [['t10k-images-idx3-ubyte.gz', 't10k-images-idx3-ubyte'], ['t10k-labels-idx1-ubyte.gz', 't10k-labels-idx1-ubyte']]);
   const path = join(dir, 'fmnist-shaped.spx');
   writeFileSync(path, fmnistShapedModel());
   const srv = spawn(process.execPath, [BIN, 'serve', '--model', path, '--port', '0', '--quiet', '--token', TOKEN], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -306,6 +304,20 @@ test('`splitee run --json` on a real stream, through `splitee serve` and in-proc
     // The device refuses a cloud serving another model before streaming.
     const wrong = await runCli(['run', '--model', modelPath, '--dataset', 'fmnist:test', '--limit', '5', '--cloud', url]);
     assert.is.not(wrong.code, 0);
+    // Measured costs over the real server: the JSON adds what was measured (every layer's time, the link, λ_k, o_k).
+    const measured = await runCli([...common, '--cloud', url, '--token', TOKEN, '--costs', 'measured', '--policy', 'splitee-discounted']);
+    assert.is(measured.code, 0, measured.err);
+    const mj = JSON.parse(measured.out);
+    assert.equal(Object.keys(mj), [...RUN_SUMMARY_KEYS, 'measured']);
+    assert.is(mj.answered, 60);
+    const layers = mj.measured.layerMs.length;
+    assert.ok(layers >= 2 && mj.measured.lambda.length === layers, `${layers} layers`);
+    assert.ok(mj.measured.layerMs.every((x: number) => x >= 0) && mj.measured.rttMs > 0, JSON.stringify(mj.measured));
+    assert.ok(Math.abs(mj.measured.lambda.reduce((x: number, y: number) => x + y, 0) - mj.measured.mu * mj.measured.layerMs.reduce((x: number, y: number) => x + y, 0)) < 1e-9);
+    assert.is(mj.measured.offload.length, layers - 1);
+    const clash = await runCli([...common, '--cloud', 'local', '--costs', 'measured', '--offload-cost', '0.1']);
+    assert.is(clash.code, 2);
+    assert.match(clash.err, /--costs measured replaces --offload-cost/);
   } finally {
     srv.kill('SIGTERM');
     await exited;

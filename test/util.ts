@@ -37,15 +37,21 @@ export function randn(r: Rng, n: number, scale = 1): Float32Array {
 }
 
 /**
- * Asserts |a − e| ≤ atol + rtol·|e| element-wise, reporting the worst element. The atol term exists for outputs that
- * cancel to ~0, where a relative bound is meaningless; keep it tiny relative to the data's scale.
+ * Asserts |a − e| ≤ atol + rtol·|e| element-wise, reporting the worst element; a NaN or an infinity must be matched
+ * exactly. The atol term exists for outputs that cancel to ~0, where a relative bound is meaningless; keep it tiny
+ * relative to the data's scale.
  */
 export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what = ''): void {
   assert.is(actual.length, expected.length, `${what}: length`);
   let worst = -1, worstExcess = 0;
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i], e = expected[i];
-    if (!Number.isFinite(a) && a !== e) { worst = i; worstExcess = Infinity; break; }
+    // A NaN is matched only by a NaN, an infinity only by the same infinity (|a − e| would be NaN and slip through).
+    if (Number.isNaN(e) || Number.isNaN(a)) {
+      if (Number.isNaN(e) && Number.isNaN(a)) continue;
+      worst = i; worstExcess = Infinity; break;
+    }
+    if ((!Number.isFinite(a) || !Number.isFinite(e)) && a !== e) { worst = i; worstExcess = Infinity; break; }
     const excess = Math.abs(a - e) - (atol + rtol * Math.abs(e));
     if (excess > worstExcess) { worstExcess = excess; worst = i; }
   }

@@ -1,7 +1,8 @@
-// Every WGSL kernel of src/webgpu against the float64 references (test/reference), on random shapes including odd
-// sizes and M = 1, in Node through dawn.node — on SwiftShader (Chromium's CPU Vulkan driver) when there is no GPU.
-//
-// No adapter is a failure, not a pass: set SPLITEE_SKIP_WEBGPU=1 to skip this file on a machine without WebGPU.
+// WGSL kernel behaviour the op table (test/ops.test.ts) does not reach: attention's key masks, a window's reach, the
+// exit head's ties, quantize_i8's rounding on the exact quotient and minmax's non-finite values (the int8 offload
+// path), a chain of dispatches with one readback, typed argument errors, and the WebGPU backend against the float64
+// model reference. In Node through dawn.node, on SwiftShader (Chromium's CPU Vulkan driver) when there is no GPU; no
+// adapter is a failure, with the install instruction.
 import { existsSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,32 +11,19 @@ import { WebGpuBackend } from '../src/webgpu/backend.js';
 import { GpuContext } from '../src/webgpu/context.js';
 import { WebGpuError } from '../src/webgpu/errors.js';
 import { createNodeGpu } from '../src/webgpu/node-gpu.js';
-import { add } from '../src/webgpu/ops/add.js';
 import { attention } from '../src/webgpu/ops/attention.js';
-import { avgpool2d } from '../src/webgpu/ops/avgpool2d.js';
 import { conv2d } from '../src/webgpu/ops/conv2d.js';
-import { dequantizeI8 } from '../src/webgpu/ops/dequantize-i8.js';
-import { checkIds, embed } from '../src/webgpu/ops/embed.js';
+import { checkIds } from '../src/webgpu/ops/embed.js';
 import { decodeExitHead, exitHead, exitHeadOutBytes } from '../src/webgpu/ops/exit-head.js';
 import { gap } from '../src/webgpu/ops/gap.js';
-import { gelu } from '../src/webgpu/ops/gelu.js';
-import { layernorm } from '../src/webgpu/ops/layernorm.js';
 import { linear } from '../src/webgpu/ops/linear.js';
 import { maxpool2d } from '../src/webgpu/ops/maxpool2d.js';
 import { minmax } from '../src/webgpu/ops/minmax.js';
 import { quantizedBytes, quantizeI8 } from '../src/webgpu/ops/quantize-i8.js';
 import { relu } from '../src/webgpu/ops/relu.js';
-import { relu6 } from '../src/webgpu/ops/relu6.js';
-import { seqmean } from '../src/webgpu/ops/seqmean.js';
-import { softmax } from '../src/webgpu/ops/softmax.js';
 import { ACT } from '../src/webgpu/wgsl.js';
-import {
-  convOutSize, refAvgpool2d, refConv2d, refGap, refLinear, refMaxpool2d, type RefAct,
-} from './reference/gemm-conv-pool.js';
-import {
-  refAdd, refArgmax, refAttention, refDequantizeI8, refEmbed, refGelu, refLayernorm, refMinmax, refQuantizeI8, refRelu,
-  refRelu6, refSeqmean, refSoftmax,
-} from './reference/ops.js';
+import { refConv2d, refGap, refLinear, refMaxpool2d } from './reference/gemm-conv-pool.js';
+import { refArgmax, refAttention, refMinmax, refQuantizeI8, refRelu, refSoftmax } from './reference/ops.js';
 import { tinyImageModel, tinyTextModel } from './fixtures/tiny-models.js';
 import { refForward } from './reference/model.js';
 import { assertClose, randn, relError, rng } from './util.js';
@@ -102,18 +90,13 @@ function outBuf(g: GpuContext, n: number): { buf: GPUBuffer; read: (what: string
   };
 }
 
-const ACTS: RefAct[] = ['none', 'relu', 'relu6', 'gelu'];
 
 if (!ctx) {
-  if (process.env.SPLITEE_SKIP_WEBGPU === '1') {
-    console.log(`\n*** webgpu-ops: SKIPPED — no WebGPU adapter (SPLITEE_SKIP_WEBGPU=1): ${String((setupError as Error)?.message ?? setupError)}\n`);
-  } else {
-    test('WebGPU adapter available (set SPLITEE_SKIP_WEBGPU=1 to skip on machines without one)', () => {
-      assert.unreachable(`no WebGPU: ${String((setupError as Error)?.stack ?? setupError)}\n` +
-        `Install chromium (SwiftShader: ${SWIFTSHADER_ICD}) or set SPLITEE_SKIP_WEBGPU=1.`);
-    });
-    test.run();
-  }
+  test('a WebGPU adapter', () => {
+    assert.unreachable(`no WebGPU adapter: ${String((setupError as Error)?.stack ?? setupError)}\n` +
+      `Install Chromium's SwiftShader (${SWIFTSHADER_ICD}) with \`apt-get install chromium\` (see DEVELOPERS.md).`);
+  });
+  test.run();
 } else {
   const g = ctx;
   const up = (a: ArrayLike<number>) => g.upload(Float32Array.from(a));
@@ -128,192 +111,20 @@ if (!ctx) {
     g.destroy();
   });
 
-  test('linear (GEMV and tiled GEMM, every activation, with and without bias)', async () => {
-    const r = rng(101);
-    const shapes: [number, number, number][] = [
-      [1, 1, 1], [1, 37, 19], [1, 256, 10], [2, 5, 3], [3, 64, 33], [7, 50, 5], [8, 16, 16], [9, 1, 17],
-      [33, 45, 70], [64, 128, 96], [17, 300, 3], [40, 33, 1],
-    ];
-    let i = 0;
-    for (const [M, K, N] of shapes) {
-      const act = ACTS[i % 4];
-      const withBias = i % 3 !== 2;
-      i++;
-      const x = randn(r, M * K), w = randn(r, N * K, 1 / Math.sqrt(K)), b = withBias ? randn(r, N) : null;
-      const xb = up(x), wb = up(w), bb = b ? up(b) : null, o = outBuf(g, M * N);
-      linear(g, { x: xb, w: wb, b: bb, out: o.buf, M, K, N, act });
-      const what = `M=${M} K=${K} N=${N} ${act}${b ? '' : ' no-bias'}`;
-      check('linear', await o.read(what), refLinear(x, w, b, M, K, N, act), what);
-      free(xb, wb, ...(bb ? [bb] : []));
-    }
-  });
-
-  test('conv2d (strides, padding, groups, depthwise, 1×1, non-square)', async () => {
-    const r = rng(202);
-    // C, H, W, OC, KH, KW, stride, pad, groups
-    const cases: number[][] = [
-      [1, 28, 28, 8, 3, 3, 1, 1, 1], [3, 13, 11, 5, 3, 3, 2, 1, 1], [4, 9, 9, 6, 5, 5, 1, 2, 2],
-      [8, 10, 10, 8, 3, 3, 1, 1, 8], [6, 7, 7, 12, 3, 3, 2, 1, 6], [16, 7, 7, 33, 1, 1, 1, 0, 1],
-      [5, 6, 8, 7, 2, 3, 1, 0, 1], [2, 5, 5, 3, 5, 5, 1, 0, 1], [32, 8, 8, 40, 3, 3, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 0, 1],
-    ];
-    let i = 0;
-    for (const [C, H, W, OC, KH, KW, stride, pad, groups] of cases) {
-      const act = ACTS[i % 4];
-      const withBias = i % 3 !== 1;
-      i++;
-      const Cg = C / groups;
-      const OH = convOutSize(H, KH, stride, pad), OW = convOutSize(W, KW, stride, pad);
-      const x = randn(r, C * H * W), w = randn(r, OC * Cg * KH * KW, 1 / Math.sqrt(Cg * KH * KW));
-      const b = withBias ? randn(r, OC) : null;
-      const xb = up(x), wb = up(w), bb = b ? up(b) : null, o = outBuf(g, OC * OH * OW);
-      const shape = conv2d(g, { x: xb, w: wb, b: bb, out: o.buf, C, H, W, OC, KH, KW, stride, pad, groups, act });
-      assert.equal(shape, [OC, OH, OW]);
-      const what = `C=${C} ${H}×${W} OC=${OC} k=${KH}×${KW} s=${stride} p=${pad} g=${groups} ${act}${b ? '' : ' no-bias'}`;
-      check('conv2d', await o.read(what), refConv2d(x, w, b, C, H, W, OC, KH, KW, stride, pad, groups, act), what);
-      free(xb, wb, ...(bb ? [bb] : []));
-    }
-  });
-
-  test('maxpool2d and avgpool2d', async () => {
-    const r = rng(303);
-    // C, H, W, k, stride, pad
-    const cases = [[3, 8, 8, 2, 2, 0], [5, 9, 7, 3, 2, 1], [2, 5, 5, 3, 1, 1], [1, 1, 1, 1, 1, 0], [4, 28, 28, 2, 2, 0], [3, 6, 9, 4, 3, 2]];
-    for (const [C, H, W, k, stride, pad] of cases) {
-      const OH = convOutSize(H, k, stride, pad), OW = convOutSize(W, k, stride, pad);
-      const x = randn(r, C * H * W);
-      const xb = up(x);
-      const what = `C=${C} ${H}×${W} k=${k} s=${stride} p=${pad}`;
-      const om = outBuf(g, C * OH * OW);
-      assert.equal(maxpool2d(g, { x: xb, out: om.buf, C, H, W, k, stride, pad }), [C, OH, OW]);
-      // Max picks an input element: it must match exactly.
-      assert.equal(Array.from(await om.read(what)), Array.from(refMaxpool2d(x, C, H, W, k, stride, pad), Math.fround), `maxpool2d ${what}`);
-      tally('maxpool2d', 0, 0);
-      const oa = outBuf(g, C * OH * OW);
-      assert.equal(avgpool2d(g, { x: xb, out: oa.buf, C, H, W, k, stride, pad }), [C, OH, OW]);
-      check('avgpool2d', await oa.read(what), refAvgpool2d(x, C, H, W, k, stride, pad), what);
-      free(xb);
-    }
-    // stride defaults to k
-    const x = randn(r, 2 * 6 * 6), xb = up(x), o = outBuf(g, 2 * 3 * 3);
-    maxpool2d(g, { x: xb, out: o.buf, C: 2, H: 6, W: 6, k: 2 });
-    assert.equal(Array.from(await o.read('default stride')), Array.from(refMaxpool2d(x, 2, 6, 6, 2, 2, 0), Math.fround));
-    free(xb);
-  });
-
-  test('gap and seqmean', async () => {
-    const r = rng(404);
-    for (const [C, HW] of [[1, 1], [8, 49], [13, 784], [3, 100], [70, 3]]) {
-      const x = randn(r, C * HW).map((v) => v + 0.5);
-      const xb = up(x), o = outBuf(g, C);
-      gap(g, { x: xb, out: o.buf, C, HW });
-      check('gap', await o.read(`C=${C} HW=${HW}`), refGap(x, C, HW), `C=${C} HW=${HW}`);
-      free(xb);
-    }
-    for (const [T, D] of [[1, 5], [13, 32], [64, 129], [2, 1]]) {
-      const x = randn(r, T * D), xb = up(x), o = outBuf(g, D);
-      seqmean(g, { x: xb, out: o.buf, T, D });
-      check('seqmean', await o.read(`T=${T} D=${D}`), refSeqmean(x, T, D), `T=${T} D=${D}`);
-      free(xb);
-    }
-  });
-
-  test('relu, relu6, gelu (out of place and in place)', async () => {
-    const r = rng(505);
-    const ops = [['relu', relu, refRelu], ['relu6', relu6, refRelu6], ['gelu', gelu, refGelu]] as const;
-    for (const n of [1, 7, 1000, 4099]) {
-      for (const [name, op, ref] of ops) {
-        // Wide inputs: relu6 must clip at 6, gelu must stay accurate far into the negative tail.
-        const x = randn(r, n, 4);
-        if (n >= 7) x.set([-10, -6.5, -3, 0, 3e-4, 6, 9.5]);
-        const exp = ref(x);
-        const xb = up(x), o = outBuf(g, n);
-        op(g, { x: xb, out: o.buf, n });
-        check(name, await o.read(`${name} n=${n}`), exp, `n=${n}`);
-        op(g, { x: xb, out: xb, n });
-        check(name, await g.readF32(xb, n), exp, `n=${n} in place`);
-        free(xb);
-      }
-    }
-  });
-
-  test('add (out of place, out = a, out = b)', async () => {
-    const r = rng(606);
-    for (const n of [1, 5, 1027]) {
-      const a = randn(r, n), b = randn(r, n), exp = refAdd(a, b);
-      const ab = up(a), bb = up(b), o = outBuf(g, n);
-      add(g, { a: ab, b: bb, out: o.buf, n });
-      check('add', await o.read(`n=${n}`), exp, `n=${n}`);
-      add(g, { a: ab, b: bb, out: ab, n });
-      check('add', await g.readF32(ab, n), exp, `n=${n} out=a`);
-      const a2 = up(a);
-      add(g, { a: a2, b: bb, out: bb, n });
-      check('add', await g.readF32(bb, n), exp, `n=${n} out=b`);
-      free(ab, bb, a2);
-    }
-  });
-
-  test('layernorm (incl. a large mean, in place)', async () => {
-    const r = rng(707);
-    for (const [rows, D, offset] of [[1, 1, 0], [1, 64, 0], [7, 33, 0], [16, 128, 0], [3, 300, 50]]) {
-      const x = randn(r, rows * D).map((v) => v + offset), gm = randn(r, D), bt = randn(r, D);
-      const eps = 1e-5;
-      const exp = refLayernorm(x, gm, bt, rows, D, eps);
-      const xb = up(x), gb = up(gm), bb = up(bt), o = outBuf(g, rows * D);
-      const what = `rows=${rows} D=${D} offset=${offset}`;
-      layernorm(g, { x: xb, g: gb, b: bb, out: o.buf, rows, D, eps });
-      check('layernorm', await o.read(what), exp, what);
-      layernorm(g, { x: xb, g: gb, b: bb, out: xb, rows, D, eps });
-      check('layernorm', await g.readF32(xb, rows * D), exp, `${what} in place`);
-      free(xb, gb, bb);
-    }
-  });
-
-  test('softmax (in place too)', async () => {
-    const r = rng(808);
-    for (const [rows, N] of [[1, 1], [1, 10], [5, 37], [16, 300], [2, 65]]) {
-      const x = randn(r, rows * N, 5);
-      const exp = refSoftmax(x, rows, N);
-      const xb = up(x), o = outBuf(g, rows * N);
-      softmax(g, { x: xb, out: o.buf, rows, N });
-      check('softmax', await o.read(`rows=${rows} N=${N}`), exp, `rows=${rows} N=${N}`);
-      softmax(g, { x: xb, out: xb, rows, N });
-      check('softmax', await g.readF32(xb, rows * N), exp, `rows=${rows} N=${N} in place`);
-      free(xb);
-    }
-  });
-
-  test('embed', async () => {
-    const r = rng(909);
-    for (const [T, D, V, P] of [[1, 8, 5, 4], [13, 32, 50, 16], [64, 24, 100, 64]]) {
-      const ids = Int32Array.from({ length: T }, () => r.int(0, V));
-      ids[0] = V - 1;
-      checkIds(ids, V, P);
-      const tok = randn(r, V * D), pos = randn(r, P * D);
-      const idb = g.upload(ids), tb = up(tok), pb = up(pos), o = outBuf(g, T * D);
-      embed(g, { ids: idb, tok: tb, pos: pb, out: o.buf, T, D, V, P });
-      const what = `T=${T} D=${D} V=${V}`;
-      check('embed', await o.read(what), refEmbed(ids, tok, pos, D), what);
-      free(idb, tb, pb);
-    }
-    assert.throws(() => checkIds(Int32Array.of(0, 5), 5, 8), (e: unknown) => e instanceof WebGpuError && e.code === 'BAD_ARGUMENT');
-    assert.throws(() => checkIds(Int32Array.of(-1), 5, 8), (e: unknown) => e instanceof WebGpuError);
-    assert.throws(() => checkIds(new Int32Array(9), 5, 8), (e: unknown) => e instanceof WebGpuError);
-  });
-
-  test('attention (heads, masks, windows, T = 1)', async () => {
+  test('attention with key masks (a kernel feature the op set does not use), windows, T = 1', async () => {
     const r = rng(1010);
-    // T, D, heads, hidden keys
-    const cases: [number, number, number, number][] = [[1, 8, 1, 0], [5, 16, 2, 0], [13, 32, 4, 4], [32, 64, 4, 0], [7, 24, 3, 2], [70, 16, 2, 9]];
+    // T, D, heads, hidden keys; shapes and windows without masks are in the op table (test/ops-table.ts)
+    const cases: [number, number, number, number][] = [[1, 8, 1, 1], [13, 32, 4, 4], [7, 24, 3, 2], [70, 16, 2, 9]];
     for (const [T, D, heads, hidden] of cases) {
       const x = randn(r, T * D), wqkv = randn(r, 3 * D * D, 1 / Math.sqrt(D)), bqkv = randn(r, 3 * D, 0.1);
       const wo = randn(r, D * D, 1 / Math.sqrt(D)), bo = randn(r, D, 0.1);
       // Hide the last `hidden` keys, as a padded sequence would.
-      const mask = hidden ? Uint8Array.from({ length: T }, (_, j) => (j < T - hidden ? 1 : 0)) : null;
+      const mask = Uint8Array.from({ length: T }, (_, j) => (j < T - hidden ? 1 : 0));
       const bufs = [up(x), up(wqkv), up(bqkv), up(wo), up(bo)];
-      const maskBuf = mask ? g.upload(Uint32Array.from(mask)) : null;
+      const maskBuf = g.upload(Uint32Array.from(mask));
       let global: Float32Array | undefined;
       // window 0 is global; 40 on T = 70 spans more than one 64-thread stride; T + 5 covers the whole sequence
-      for (const window of [...new Set([0, 1, 3, 40, T - 1, T + 5])].filter((v) => v >= 0)) {
+      for (const window of [...new Set([0, 1, 40, T - 1, T + 5])].filter((v) => v >= 0)) {
         const exp = refAttention(x, T, D, heads, wqkv, bqkv, wo, bo, mask, window);
         const o = outBuf(g, T * D);
         attention(g, { x: bufs[0], wqkv: bufs[1], bqkv: bufs[2], wo: bufs[3], bo: bufs[4], mask: maskBuf, out: o.buf, T, D, heads, window });
@@ -324,7 +135,7 @@ if (!ctx) {
         if (window === 0) global = got;
         else if (window >= T - 1) assert.equal(Array.from(got), Array.from(global!), `${what}: equals global`);
       }
-      free(...bufs, ...(maskBuf ? [maskBuf] : []));
+      free(...bufs, maskBuf);
     }
   });
 
@@ -383,7 +194,7 @@ if (!ctx) {
     return new Int8Array(await g.read(buf, quantizedBytes(n))).slice(0, n);
   }
 
-  test('quantize_i8 (round half to even on the exact quotient, saturation) and dequantize_i8', async () => {
+  test('quantize_i8 (round half to even on the exact quotient, saturation)', async () => {
     const r = rng(1212);
     for (const [n, scale, zp] of [[1, 0.1, 0], [5, 0.05, 3], [1001, 0.0371, -7], [4096, 0.01, 127], [33, 2.5, -128]] as const) {
       const x = randn(r, n, 1);
@@ -393,13 +204,7 @@ if (!ctx) {
       quantizeI8(g, { x: xb, q: qb, n, scale, zeroPoint: zp });
       const q = await readI8(qb, n);
       assert.equal(Array.from(q), Array.from(refQuantizeI8(x, Math.fround(scale), zp)), `quantize n=${n} scale=${scale} zp=${zp}`);
-      const o = outBuf(g, n);
-      dequantizeI8(g, { q: qb, out: o.buf, n, scale, zeroPoint: zp });
-      // (q − zp)·scale rounds once in f32, as the float64 result rounded to f32 does: exact equality.
-      assert.equal(Array.from(await o.read(`dequantize n=${n}`)), Array.from(refDequantizeI8(q, Math.fround(scale), zp), Math.fround),
-        `dequantize n=${n} scale=${scale} zp=${zp}`);
       tally('quantize', 0, 0);
-      tally('dequantize', 0, 0);
       g.free(qb);
       free(xb);
     }
@@ -430,14 +235,18 @@ if (!ctx) {
     }
   });
 
-  test('minmax', async () => {
+  test('minmax: exact; an infinity shows, a NaN anywhere gives [−∞, +∞]', async () => {
     const r = rng(1313);
-    for (const n of [1, 100, 100_000]) {
-      const x = randn(r, n);
-      const xb = up(x), o = outBuf(g, 2);
-      minmax(g, { x: xb, out: o.buf, n });
-      assert.equal(Array.from(await o.read(`n=${n}`)), refMinmax(x), `minmax n=${n}`);
-      free(xb);
+    for (const n of [1, 3, 100, 16_385, 100_000]) {
+      for (const poison of [null, Infinity, -Infinity, NaN]) {
+        const x = randn(r, n);
+        if (poison !== null) x[r.int(0, n)] = poison;
+        const xb = up(x), o = outBuf(g, 2);
+        minmax(g, { x: xb, out: o.buf, n });
+        const want = Number.isNaN(poison) ? [-Infinity, Infinity] : refMinmax(x);
+        assert.equal(Array.from(await o.read(`n=${n}`)), want, `minmax n=${n} with ${poison}`);
+        free(xb);
+      }
     }
   });
 
@@ -480,6 +289,9 @@ if (!ctx) {
     assert.throws(() => quantizeI8(g, { x: small, q: g.dummy, n: 4, scale: 0, zeroPoint: 0 }), isBad);
     assert.throws(() => quantizeI8(g, { x: small, q: g.dummy, n: 4, scale: 1, zeroPoint: 300 }), isBad);
     assert.throws(() => g.alloc(g.limits.maxStorageBufferBindingSize + 4), isBad);
+    assert.throws(() => checkIds(Int32Array.of(0, 5), 5, 8), isBad);
+    assert.throws(() => checkIds(Int32Array.of(-1), 5, 8), isBad);
+    assert.throws(() => checkIds(new Int32Array(9), 5, 8), isBad);
     g.free(small);
     assert.is(ACT.gelu, 3);
   });
@@ -534,8 +346,10 @@ if (!ctx) {
     });
   }
 
-  test('backend through loadModelBytes: WebGPU and WASM agree on every exit', async () => {
-    for (const [kind, bytes, makeInput] of models) {
+  test('backend through loadModelBytes (its own device): WebGPU and WASM agree on every exit', async () => {
+    // One model: each load makes a device of its own and compiles its pipelines anew (slow on SwiftShader); the
+    // fixture models' agreement on many inputs is test/webgpu-parity.test.ts's job.
+    for (const [kind, bytes, makeInput] of models.filter(([k]) => k === 'windowed text')) {
       const gm = await loadModelBytes(bytes, { backend: 'webgpu', gpu: g.gpu! });
       const wm = await loadModelBytes(bytes, { backend: 'wasm' });
       assert.is(gm.backendName, 'webgpu');
@@ -563,6 +377,11 @@ if (!ctx) {
     try { await b.run(null, 2, 2); assert.unreachable('continue without state'); } catch (e) { assert.is((e as { code?: string }).code, 'BAD_RANGE'); }
     b.dispose();
     try { await b.run(Int32Array.of(1), 1, 1); assert.unreachable('after dispose'); } catch (e) { assert.is((e as { code?: string }).code, 'DISPOSED'); }
+    // The memory budget is checked against the plan before anything is uploaded.
+    const planned = WebGpuBackend.plannedBytes(file, b.plan);
+    assert.ok(b.memoryBytes >= planned && planned > 0, `holds ${b.memoryBytes} bytes, planned ${planned}`);
+    try { await WebGpuBackend.create(file, g, { maxMemoryBytes: planned - 1 }); assert.unreachable('over budget'); } catch (e) { assert.is((e as { code?: string }).code, 'TOO_LARGE'); }
+    (await WebGpuBackend.create(file, g, { maxMemoryBytes: planned })).dispose();
   });
 
   test.run();

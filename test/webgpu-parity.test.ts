@@ -1,15 +1,15 @@
-// WebGPU and WASM give the same per-exit predictions on the zoo models, on at least 1,000 real samples each
-// (issue 6): fmnist-cnn on the first 1,000 of fmnist:test, sst2-transformer on all 872 of sst2:dev plus the first 128
-// of kotzias:imdb. WebGPU runs in Node through dawn.node, on SwiftShader when there is no GPU (docs/WEBGPU.md).
+// WebGPU and WASM give the same per-exit predictions on the zoo models, on at least 1,000 real samples each:
+// fmnist-cnn on the first 1,000 of fmnist:test, sst2-transformer on all 872 of sst2:dev plus the first 128 of
+// kotzias:imdb. WebGPU runs in Node through dawn.node, on SwiftShader when there is no GPU (docs/WEBGPU.md).
 //
 // Every exit of every sample is compared: the label must be the same, and every probability within 1e-4. A label
 // may differ only where WASM's top two probabilities are within 1e-4 of each other (a near-tie the two float
 // orders can split either way); such flips are counted and printed, and there must be none on a clear winner.
 //
 // The WebGPU side runs SPLITEE_PARITY_STREAMS (default 2) samples at a time, one GpuContext per stream shared by
-// every model (pipelines compile once per device). The tiny fixture models always run too; a zoo model that is
-// not built yet is reported and skipped. SPLITEE_PARITY_LIMIT=N caps the samples per model (default 1000); no
-// WebGPU adapter fails the file unless SPLITEE_SKIP_WEBGPU=1.
+// every model (pipelines compile once per device). The tiny fixture models run too, and runDevice (every exit, a
+// cascade stop, the GPU-quantized int8 readback) is held to the WASM backend's. SPLITEE_PARITY_LIMIT=N caps the
+// samples per model (default 1000). No WebGPU adapter, or a missing zoo model, fails with the reason.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -20,7 +20,8 @@ import { GpuContext } from '../src/webgpu/context.js';
 import { createNodeGpu } from '../src/webgpu/node-gpu.js';
 import { PACKAGE_ROOT } from '../src/demo/server.js';
 import { tinyImageModel, tinyTextModel } from './fixtures/tiny-models.js';
-import { rng } from './util.js';
+import { decode, encode } from '../src/transport/codec.js';
+import { assertClose, rng } from './util.js';
 
 const PROB_TOL = 1e-4;
 const LIMIT = Number(process.env.SPLITEE_PARITY_LIMIT ?? 1000);
@@ -41,7 +42,6 @@ try {
 } catch (e) {
   setupError = e;
 }
-const skip = !ctx && process.env.SPLITEE_SKIP_WEBGPU === '1';
 
 export interface ParityStats {
   model: string;
@@ -127,13 +127,11 @@ async function streamInputs(bytes: Uint8Array, streams: [string, number][]): Pro
 }
 
 test('setup: a WebGPU adapter', () => {
-  if (skip) { console.log(`\n*** webgpu-parity: SKIPPED — no WebGPU adapter (SPLITEE_SKIP_WEBGPU=1): ${String((setupError as Error)?.message ?? setupError)}\n`); return; }
-  assert.ok(ctx, `no WebGPU device (${String((setupError as Error)?.message ?? setupError)}); set SPLITEE_SKIP_WEBGPU=1 on a machine without WebGPU`);
+  assert.ok(ctx, `no WebGPU device (${String((setupError as Error)?.message ?? setupError)}): install Chromium's SwiftShader with \`apt-get install chromium\` (see DEVELOPERS.md)`);
   console.log(`  adapter: ${ctx!.adapterName}`);
 });
 
 test('tiny fixture models: WebGPU = WASM on every exit of 40 random inputs each', async () => {
-  if (skip) return;
   const r = rng(66);
   const images = Array.from({ length: 40 }, () => Float32Array.from({ length: 3 * 13 * 11 }, () => r.uniform(0, 1)));
   await compare('tiny-image', tinyImageModel(), images);
@@ -141,20 +139,55 @@ test('tiny fixture models: WebGPU = WASM on every exit of 40 random inputs each'
   await compare('tiny-text', tinyTextModel(), tokens);
 });
 
+test('tiny fixture models: runDevice on WebGPU (every exit, cascade stop, f32 and GPU-quantized int8 readback) = WASM', async () => {
+  const r = rng(67);
+  for (const [name, bytes, inputs] of [
+    ['tiny-image', tinyImageModel(), Array.from({ length: 3 }, () => Float32Array.from({ length: 3 * 13 * 11 }, () => r.uniform(0, 1)))],
+    ['tiny-text', tinyTextModel(), Array.from({ length: 3 }, () => Int32Array.from({ length: r.int(1, 10) }, () => r.int(0, 50)))],
+  ] as const) {
+    const wasm = await loadModelBytes(bytes, { backend: 'wasm' });
+    const gpu = new Model(parseSpx(bytes), await WebGpuBackend.create(parseSpx(bytes), ctx!), wasm.digest);
+    try {
+      for (const x of inputs) {
+        for (let k = 1; k <= wasm.numLayers; k++) {
+          const a = await wasm.runDevice(x, k, { exits: 'every', offload: () => true });
+          const b = await gpu.runDevice(x, k, { exits: 'every', offload: () => true });
+          assert.is(b.layer, k);
+          for (let j = 0; j < k; j++) assert.ok(Math.abs(a.confidences[j]! - b.confidences[j]!) <= PROB_TOL, `${name} k=${k} C_${j + 1}`);
+          assert.equal(b.confidences.slice(k), a.confidences.slice(k));
+          assertClose(b.activation!.data, a.activation!.data, 1e-4, 1e-5, `${name} k=${k} activation`);
+          const stop = await gpu.runDevice(x, k, { exits: 'every', stopAt: () => true, offload: () => true });
+          assert.is(stop.layer, k === 1 ? 1 : 1, 'stops at the first layer');
+          const q = await gpu.runDevice(x, k, { offload: () => true, readback: 'int8' });
+          const want = encode(b.activation!.data, b.activation!.shape, 'int8');
+          assert.equal(q.encoded!.params, want.params, `${name} k=${k}: the codec's parameters`);
+          assert.equal(q.encoded!.shape, b.activation!.shape);
+          const step = (want.params as { scale: number }).scale;
+          const got = decode(q.encoded!), exp = decode(want);
+          for (let i = 0; i < got.length; i++) {
+            if (Math.abs(got[i] - exp[i]) > step * (1 + 1e-6)) assert.unreachable(`${name} k=${k} element ${i}: ${got[i]} vs ${exp[i]} (step ${step})`);
+          }
+        }
+      }
+    } finally {
+      wasm.dispose();
+      gpu.dispose();
+    }
+  }
+});
+
 test(`fmnist-cnn: WebGPU = WASM on every exit of fmnist:test[0..${LIMIT})`, async () => {
-  if (skip) return;
   const bytes = zooBytes('fmnist-cnn');
-  if (!bytes) { console.log('  fmnist-cnn is not built yet (models/fmnist-cnn/fmnist-cnn.spx): skipped'); return; }
-  const st = await compare('fmnist-cnn', bytes, await streamInputs(bytes, [['fmnist:test', LIMIT]]));
+  assert.ok(bytes, 'zoo model fmnist-cnn is missing (models/fmnist-cnn/fmnist-cnn.spx)');
+  const st = await compare('fmnist-cnn', bytes!, await streamInputs(bytes!, [['fmnist:test', LIMIT]]));
   assert.is(st.samples, LIMIT);
 });
 
 test(`sst2-transformer: WebGPU = WASM on every exit of sst2:dev + kotzias:imdb (${LIMIT} sentences)`, async () => {
-  if (skip) return;
   const bytes = zooBytes('sst2-transformer');
-  if (!bytes) { console.log('  sst2-transformer is not built yet (models/sst2-transformer/sst2-transformer.spx): skipped'); return; }
+  assert.ok(bytes, 'zoo model sst2-transformer is missing (models/sst2-transformer/sst2-transformer.spx)');
   const dev = Math.min(872, LIMIT);
-  const st = await compare('sst2-transformer', bytes, await streamInputs(bytes, [['sst2:dev', dev], ['kotzias:imdb', LIMIT - dev]]));
+  const st = await compare('sst2-transformer', bytes!, await streamInputs(bytes!, [['sst2:dev', dev], ['kotzias:imdb', LIMIT - dev]]));
   assert.is(st.samples, LIMIT);
 });
 

@@ -7,7 +7,7 @@ import { gpuInfo } from '/gpu.js';
 const toInput = (x) => (x.kind === 'i32' ? Int32Array.from(x.data) : Float32Array.from(x.data));
 
 /**
- * For each input and each k = 1..L: model.device(input, k, offload = always) → exit k and the activation after k.
+ * For each input and each k = 1..L: model.runDevice(input, k, offload = always) → exit k and the activation after k.
  * Returns plain arrays (page.evaluate serializes them).
  * @param {{modelUrl: string, backend: 'wasm'|'webgpu'|'auto', inputs: {kind: 'f32'|'i32', data: number[]}[], activations?: boolean}} req
  */
@@ -22,7 +22,7 @@ export async function deviceHalf(req) {
       const input = toInput(x);
       const perK = [];
       for (let k = 1; k <= model.numLayers; k++) {
-        const step = await model.device(input, k, () => req.activations !== false);
+        const step = await model.runDevice(input, k, { offload: () => req.activations !== false });
         perK.push({
           label: step.exit.label, confidence: step.exit.confidence, probs: Array.from(step.exit.probs),
           activation: step.activation ? { shape: step.activation.shape, data: Array.from(step.activation.data) } : null,

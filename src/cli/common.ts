@@ -1,13 +1,13 @@
 // Pieces several subcommands share: the standard options, opening a model and a stream, a TTY progress line.
 import type { BackendChoice } from '../engine/types.js';
-import { loadModel, type Model } from '../node.js';
-import { UsageError, type OptionSpec, type Parsed } from './args.js';
+import { loadModel, resolveModelPath, type Model } from '../node.js';
+import { LIMIT_HELP, UsageError, type OptionSpec, type Parsed } from './args.js';
 
 export const MODEL_OPTIONS: Record<string, OptionSpec> = {
   model: { type: 'string', help: 'zoo model name (fmnist-cnn, sst2-transformer) or path to a .spx file' },
   dataset: { type: 'string', help: 'stream: fmnist:test, fmnist:test:noise, fmnist:test:blur, sst2:dev, kotzias:imdb, kotzias:yelp, kotzias:amazon' },
   'data-dir': { type: 'string', help: 'where the datasets are (else $SPLITEE_DATA, ../shared/datasets, /usr/share/datasets)' },
-  limit: { type: 'string', help: 'only the first N samples' },
+  limit: { type: 'string', help: LIMIT_HELP },
   backend: { type: 'string', default: 'wasm', help: 'wasm | webgpu | auto' },
 };
 
@@ -23,15 +23,19 @@ export function requireString(p: Parsed, name: string): string {
   return v;
 }
 
-/** Loads a model for the CLI; WebGPU in Node comes from the `webgpu` package (dawn.node) when asked for. */
+/**
+ * Loads a model for the CLI. WebGPU in Node comes from the optional peer dependency `webgpu` (dawn.node), which the
+ * Node entry's loadModel loads when asked for; `auto` falls back to WASM when it is missing or finds no adapter.
+ */
 export async function openModel(nameOrPath: string, backend: BackendChoice): Promise<Model> {
+  resolveModelPath(nameOrPath); // an unknown name fails here, before any backend work
   if (backend === 'wasm') return loadModel(nameOrPath);
-  const { createNodeGpu } = await import('../webgpu/node-gpu.js');
-  let gpu: GPU | undefined;
-  try { gpu = (await createNodeGpu()).gpu; } catch (err) {
-    if (backend === 'webgpu') throw err;
+  try {
+    return await loadModel(nameOrPath, { backend });
+  } catch (err) {
+    if (backend === 'auto') return loadModel(nameOrPath);
+    throw err;
   }
-  return loadModel(nameOrPath, { backend, gpu });
 }
 
 /** A single updating status line on a TTY (stderr); silent otherwise, so pipes and --json stay clean. */

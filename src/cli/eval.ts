@@ -2,7 +2,7 @@
 import { createInputEncoder } from '../data/prepare.js';
 import { openStream, type DataStream } from '../data/streams.js';
 import type { Model } from '../engine/model.js';
-import { helpText, numberOption, parseArgs, type Command, type OptionSpec } from './args.js';
+import { helpText, limitOption, parseArgs, type Command, type OptionSpec } from './args.js';
 import { MODEL_OPTIONS, Progress, backendOption, openModel, requireString } from './common.js';
 
 const spec: Record<string, OptionSpec> = {
@@ -40,13 +40,14 @@ export async function evaluateStream(model: Model, stream: DataStream, onProgres
 export const command: Command = {
   summary: 'per-exit accuracy and mean confidence of a model on a dataset stream',
   async run(argv) {
-    const p = parseArgs(argv, spec);
+    const p = parseArgs(argv, spec, { positionals: [] });
     if (p.options.help) { console.log(helpText('usage: splitee eval --model <m> --dataset <stream> [--limit N] [--json]', spec)); return 0; }
     const modelName = requireString(p, 'model');
     const dataset = requireString(p, 'dataset');
-    const limit = numberOption(p, 'limit', { min: 1, integer: true });
-    const model = await openModel(modelName, backendOption(p));
-    const stream = await openStream(dataset, { dataDir: p.options['data-dir'] as string | undefined, limit });
+    const limit = limitOption(p);
+    const backend = backendOption(p);
+    const model = await openModel(modelName, backend);
+    const stream = await openStream(dataset, { dataDir: p.options['data-dir'] as string | undefined, limit, model: { input: model.header.input, classes: model.classes } });
     const progress = new Progress(stream.size, `eval ${model.name} on ${dataset}`);
     const result = await evaluateStream(model, stream, (done, c) => progress.update(done, `last-exit acc ${(c / done * 100).toFixed(2)}%`));
     progress.done();

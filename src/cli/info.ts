@@ -3,12 +3,27 @@ import { statSync } from 'node:fs';
 import { loadModel, resolveModelPath } from '../node.js';
 import { numel } from '../engine/types.js';
 import type { Op } from '../format/types.js';
+import { formatRuntimeFeatures, runtimeFeatures } from '../runtime/features.js';
 import { parseArgs, helpText, UsageError, type Command, type OptionSpec } from './args.js';
 
 const spec: Record<string, OptionSpec> = {
   json: { type: 'boolean', help: 'print JSON' },
+  runtime: { type: 'boolean', help: 'describe this runtime instead: WASM SIMD, relaxed SIMD, threads, WebGPU, and the engine paths they allow' },
   help: { type: 'boolean', help: 'show this help' },
 };
+
+/** `splitee info --runtime`: what this Node offers the engine; WebGPU through the optional webgpu package, if installed. */
+async function runtimeInfo(json: boolean): Promise<number> {
+  let gpu: GPU | undefined, noGpuReason: string | undefined;
+  try {
+    gpu = (await (await import('../webgpu/node-gpu.js')).createNodeGpu()).gpu;
+  } catch (e) {
+    noGpuReason = `no WebGPU: the optional webgpu package is not usable here (${(e as Error).message.split('\n')[0]})`;
+  }
+  const f = await runtimeFeatures({ gpu, noGpuReason });
+  console.log(json ? JSON.stringify(f, null, 2) : formatRuntimeFeatures(f));
+  return 0;
+}
 
 /** An op's name, with the attention window when it is local (`attention(w4)`): it changes what a layer sees. */
 function opLabel(o: Op): string {
@@ -18,8 +33,9 @@ function opLabel(o: Op): string {
 export const command: Command = {
   summary: 'describe a model: layers, exits, activation sizes at each split point, provenance',
   async run(argv) {
-    const p = parseArgs(argv, spec);
-    if (p.options.help) { console.log(helpText('usage: splitee info <model (zoo name or .spx path)> [--json]', spec)); return 0; }
+    const p = parseArgs(argv, spec, { positionals: ['model'] });
+    if (p.options.help) { console.log(helpText('usage: splitee info <model (zoo name or .spx path)> [--json]\n       splitee info --runtime [--json]', spec)); return 0; }
+    if (p.options.runtime) return runtimeInfo(Boolean(p.options.json));
     const name = p.positionals[0];
     if (!name) throw new UsageError('which model? (a zoo name such as fmnist-cnn, or a path to a .spx file)');
     const path = resolveModelPath(name);

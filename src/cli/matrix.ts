@@ -2,11 +2,11 @@
 // input of `splitee simulate` and of the paper's own tooling.
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { STREAM_NAMES, openStream, type DataStream } from '../data/streams.js';
+import { STREAM_NAMES, isUserStreamSpec, openStream, type DataStream } from '../data/streams.js';
 import type { Model } from '../engine/model.js';
 import { confidenceRows } from '../sim/confidence.js';
 import { csvHeader, csvRow } from '../sim/csv.js';
-import { helpText, numberOption, parseArgs, UsageError, type Command, type OptionSpec, type Parsed } from './args.js';
+import { helpText, limitOption, parseArgs, UsageError, type Command, type OptionSpec, type Parsed } from './args.js';
 import { MODEL_OPTIONS, Progress, backendOption, openModel, requireString } from './common.js';
 
 const spec: Record<string, OptionSpec> = {
@@ -34,16 +34,16 @@ export interface StreamChoice { dataset: string; limit: number | undefined; data
 
 /** Checks --dataset's value (`dataset`, already required by the caller) and reads --limit and --data-dir. */
 export function streamChoice(p: Parsed, dataset: string): StreamChoice {
-  if (!(STREAM_NAMES as readonly string[]).includes(dataset)) {
-    throw new UsageError(`unknown --dataset '${dataset}'; valid streams: ${STREAM_NAMES.join(', ')}`);
+  if (!(STREAM_NAMES as readonly string[]).includes(dataset) && !isUserStreamSpec(dataset)) {
+    throw new UsageError(`unknown --dataset '${dataset}'; valid streams: ${STREAM_NAMES.join(', ')}, or your own data as images:DIR, jsonl:FILE or tsv:FILE`);
   }
-  const limit = numberOption(p, 'limit', { min: 1, integer: true });
+  const limit = limitOption(p);
   return { dataset, limit, dataDir: p.options['data-dir'] as string | undefined };
 }
 
 /** Opens the chosen stream for a loaded model, checks that the two fit, and makes the model's input encoder. */
 export async function openModelStream(model: Model, s: StreamChoice) {
-  const stream = await openStream(s.dataset, { dataDir: s.dataDir, limit: s.limit });
+  const stream = await openStream(s.dataset, { dataDir: s.dataDir, limit: s.limit, model: { input: model.header.input, classes: model.classes } });
   checkModelFitsStream(model, stream);
   // Loaded here, not at the top: the encoder pulls in the tokenizer, which `--help` and usage errors never need.
   const { createInputEncoder } = await import('../data/prepare.js');

@@ -4,9 +4,10 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { CloudError, HttpCloudClient, type CloudClient } from '../device/cloud.js';
 import { LocalCloudClient } from '../device/local-client.js';
-import { RUN_SUMMARY_KEYS, runStream, type RunResult, type SampleRecord } from '../device/runner.js';
+import { V2CloudClient, v2BaseUrl } from '../device/v2-client.js';
+import { RUN_SUMMARY_KEYS, runStream, type MeasuredCostModel, type RunResult, type SampleRecord } from '../device/runner.js';
 import { transportReport, type TransportReport } from '../device/transport-report.js';
-import { POLICY_NAMES, createPolicy } from '../policy/registry.js';
+import { POLICY_NAMES, SIMULATION_ONLY_POLICIES, createPolicy } from '../policy/registry.js';
 import type { CostModel } from '../policy/types.js';
 import { DTYPES, type Dtype } from '../transport/codec.js';
 import { helpText, numberOption, parseArgs, UsageError, type Command, type OptionSpec, type Parsed } from './args.js';
@@ -15,14 +16,18 @@ import { openModelStream, streamChoice } from './matrix.js';
 
 const spec: Record<string, OptionSpec> = {
   ...MODEL_OPTIONS,
-  cloud: { type: 'string', default: 'local', help: "'local' (the cloud half in-process) or the URL of `splitee serve`, e.g. http://127.0.0.1:8787" },
+  cloud: { type: 'string', default: 'local', help: "'local' (the cloud half in-process), the URL of `splitee serve` (several, comma-separated: replicas to fail over between), or v2+http://host:port for any KServe v2 / Triton server" },
   token: { type: 'string', help: 'bearer token of the server (else $SPLITEE_TOKEN)' },
-  policy: { type: 'string', default: 'splitee', help: `${POLICY_NAMES.filter((n) => n !== 'oracle').join(' | ')}` },
+  policy: { type: 'string', default: 'splitee', help: `${POLICY_NAMES.filter((n) => !SIMULATION_ONLY_POLICIES.includes(n)).join(' | ')}` },
   alpha: { type: 'string', default: '0.9', help: 'exit threshold α: answer on the device when C_k ≥ α' },
   lambda: { type: 'string', help: 'device cost per layer λ (default 1/L: the whole network costs 1)' },
   'layer-costs': { type: 'string', help: 'comma list of L per-layer device costs, instead of λ·k' },
   'offload-cost': { type: 'string', help: 'cost o of one offload (default 0.25 × the whole network\'s cost, i.e. 0.25·λ·L)' },
+  costs: { type: 'string', default: 'constant', help: "'constant' (λ per layer, o per offload) or 'measured' (ms measured on this device and link, × --mu)" },
+  mu: { type: 'string', help: 'with --costs measured: reward per ms (default 1 / the calibrated whole-network device time)' },
   c: { type: 'string', default: '1', help: 'UCB exploration weight' },
+  gamma: { type: 'string', help: 'discount of splitee-discounted, in (0, 1]' },
+  window: { type: 'string', help: 'window (samples) of splitee-window' },
   seed: { type: 'string', default: '1', help: 'seed of the random policy' },
   dtype: { type: 'string', default: 'int8', help: `activation on the wire: ${DTYPES.join(' | ')}` },
   retries: { type: 'string', default: '2', help: 'further attempts after a failed cloud call (network, timeout, 5xx)' },
@@ -36,7 +41,7 @@ const spec: Record<string, OptionSpec> = {
 };
 
 const USAGE = 'usage: splitee run --model <m> --dataset <stream> [--cloud local|<url>] [--token T] [--policy splitee] '
-  + '[--alpha A --lambda L --offload-cost O] [--c C] [--seed S] [--dtype int8|int8c|fp16|f32|int4] [--limit N] [--json]\n'
+  + '[--alpha A --lambda L --offload-cost O | --costs measured [--mu M]] [--c C] [--seed S] [--dtype int8|int8c|fp16|f32|int4] [--limit N] [--json]\n'
   + '       splitee run --model <m> --dataset <stream> --transport-report [--limit N] [--json]\n\n'
   + 'Each sample: the policy picks a split layer k; layers 1..k run here; if exit k is confident (C_k ≥ α) it answers,\n'
   + 'else the activation after layer k goes to the cloud (a frame, docs/TRANSPORT.md), which answers with the last\n'
@@ -87,17 +92,31 @@ export const command: Command = {
     const source = streamChoice(p, dataset);
     const backend = backendOption(p);
     const cloudArg = String(p.options.cloud);
-    if (cloudArg !== 'local' && !/^https?:\/\//i.test(cloudArg)) throw new UsageError(`--cloud must be 'local' or an http(s):// URL, got '${cloudArg}'`);
+    const cloudUrls = cloudArg === 'local' ? [] : cloudArg.split(',').map((u) => u.trim());
+    if (cloudArg !== 'local' && !cloudUrls.every((u) => /^(v2\+)?https?:\/\//i.test(u))) throw new UsageError(`--cloud must be 'local', http(s):// URL(s) (comma-separated replicas) or v2+http(s)://, got '${cloudArg}'`);
     const tokenOpt = p.options.token;
     const token = typeof tokenOpt === 'string' ? tokenOpt : process.env.SPLITEE_TOKEN || undefined;
     const policyName = String(p.options.policy);
     if (policyName === 'oracle') throw new UsageError('--policy oracle needs the whole confidence matrix in advance: use `splitee simulate`');
+    if (SIMULATION_ONLY_POLICIES.includes(policyName)) {
+      throw new UsageError(`--policy ${policyName} learns from confidences no device computes: it exists for \`splitee simulate\` only`);
+    }
     const alpha = num(p, 'alpha', { min: 0, max: 1 });
     const lambdaOpt = numberOption(p, 'lambda', { min: 0 });
     const layerCostsText = p.options['layer-costs'];
     if (lambdaOpt !== undefined && layerCostsText !== undefined) throw new UsageError('give at most one of --lambda and --layer-costs');
     const offloadOpt = numberOption(p, 'offload-cost', { min: 0 });
     const c = num(p, 'c', { min: 0 });
+    const costsKind = String(p.options.costs);
+    if (costsKind !== 'constant' && costsKind !== 'measured') throw new UsageError(`--costs must be 'constant' or 'measured', got '${costsKind}'`);
+    if (costsKind === 'measured') {
+      for (const o of ['lambda', 'layer-costs', 'offload-cost']) if (p.options[o] !== undefined) throw new UsageError(`--costs measured replaces --${o}: give one or the other`);
+    } else if (p.options.mu !== undefined) {
+      throw new UsageError('--mu converts measured milliseconds: it needs --costs measured');
+    }
+    const mu = numberOption(p, 'mu', { min: Number.MIN_VALUE });
+    const gamma = numberOption(p, 'gamma', { min: Number.MIN_VALUE, max: 1 });
+    const window = numberOption(p, 'window', { min: 1, integer: true });
     const seed = num(p, 'seed', { integer: true });
     const dtype = String(p.options.dtype) as Dtype;
     if (!DTYPES.includes(dtype)) throw new UsageError(`--dtype must be one of ${DTYPES.join(', ')}, got '${dtype}'`);
@@ -126,14 +145,18 @@ export const command: Command = {
       const lambda = layerCostsText === undefined ? (lambdaOpt ?? 1 / L) : undefined;
       const perLayerCosts = typeof layerCostsText === 'string' ? parseLayerCosts(layerCostsText, L) : undefined;
       const whole = perLayerCosts ? perLayerCosts.reduce((a, b) => a + b, 0) : lambda! * L;
-      const costs: CostModel = { alpha, offloadCost: offloadOpt ?? 0.25 * whole, lambda, perLayerCosts };
-      const policy = createPolicy(policyName, { L, costs, c, seed });
+      const constant: CostModel = { alpha, offloadCost: offloadOpt ?? 0.25 * whole, lambda, perLayerCosts };
+      const costs: CostModel | MeasuredCostModel = costsKind === 'measured' ? { kind: 'measured', alpha, mu } : constant;
+      // A measured run hands the policy each sample's costs; until then it holds the constant ones.
+      const policy = createPolicy(policyName, { L, costs: constant, c, seed, gamma, window });
 
       let cloud: CloudClient;
       if (cloudArg === 'local') {
         cloud = new LocalCloudClient(model);
       } else {
-        const http = new HttpCloudClient(cloudArg, { token });
+        const http = v2BaseUrl(cloudArg)
+          ? new V2CloudClient(cloudArg, { model: model.name, numLayers: model.numLayers, digest: model.digestHex, token })
+          : new HttpCloudClient(cloudUrls, { token });
         cloud = http;
         // A cloud that runs another model file would answer 409 to every offload: say so before streaming.
         try {
@@ -182,6 +205,7 @@ export const command: Command = {
       if (json) {
         const o: Record<string, unknown> = {};
         for (const k of RUN_SUMMARY_KEYS) o[k] = s[k];
+        if (result.measured) o.measured = result.measured;
         console.log(JSON.stringify(o));
         return 0;
       }
@@ -189,8 +213,15 @@ export const command: Command = {
       const offloads = result.records.filter((r) => r.offloaded).length;
       console.log(`run      ${model.name} on ${dataset}: ${s.answered}/${s.n} samples answered in ${secs.toFixed(1)} s${result.stopped ? ' (stopped early)' : ''}`);
       console.log(`cloud    ${cloud.target}, activation ${dtype}; policy ${policy.name}`);
-      console.log(`costs    alpha ${alpha}, ${perLayerCosts ? `layer costs ${perLayerCosts.join(',')}` : `lambda ${lambda}`} (whole network ${whole}), offload ${costs.offloadCost}`);
-      console.log(`accuracy ${pct(s.accuracy)}   cost/sample ${s.cost.toFixed(4)} (${pct(1 - s.cost / whole)} below the whole network)`);
+      const mc = result.measured;
+      if (mc) {
+        console.log(`costs    alpha ${alpha}, measured: layers ${mc.layerMs.map((x) => x.toFixed(2)).join(', ')} ms; link ${mc.rttMs === null ? 'not measured' : `${mc.rttMs.toFixed(1)} ms + ${Number.isFinite(mc.bandwidthMbit!) ? `${mc.bandwidthMbit!.toFixed(1)} Mbit/s` : 'unresolved bandwidth'}`}; mu ${mc.mu.toPrecision(3)} per ms`);
+        console.log(`         λ_k ${mc.lambda.map((x) => x.toFixed(3)).join(', ')}; o_k ${mc.offload.map((x) => x.toFixed(3)).join(', ')}`);
+        console.log(`accuracy ${pct(s.accuracy)}   cost/sample ${s.cost.toFixed(4)} (the whole network costs ${(mc.lambda.reduce((a, b) => a + b, 0)).toFixed(3)})`);
+      } else {
+        console.log(`costs    alpha ${alpha}, ${perLayerCosts ? `layer costs ${perLayerCosts.join(',')}` : `lambda ${lambda}`} (whole network ${whole}), offload ${constant.offloadCost}`);
+        console.log(`accuracy ${pct(s.accuracy)}   cost/sample ${s.cost.toFixed(4)} (${pct(1 - s.cost / whole)} below the whole network)`);
+      }
       console.log(`offload  ${pct(s.offloadRate)} of samples, ${s.degraded} degraded; ${s.bytesSent.toLocaleString('en-US')} bytes sent`
         + `${offloads ? ` (${Math.round(s.bytesSent / offloads).toLocaleString('en-US')} per offload)` : ''}`);
       console.log(`latency  device p50 ${ms(s.deviceMsP50)}, p99 ${ms(s.deviceMsP99)}; cloud p50 ${ms(s.cloudMsP50)}, p99 ${ms(s.cloudMsP99)}`);

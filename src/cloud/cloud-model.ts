@@ -1,13 +1,13 @@
 // The engine's `Model` as the cloud half the server (and the in-process LocalCloudClient) runs: layers k+1..L and
-// the last exit on the activation after layer k. No Node imports, unlike the rest of src/server: the device side
+// the last exit on the activation after layer k. No Node imports, unlike the server: the device side
 // (src/device/local-client.ts) uses this adapter in browsers too.
 import type { Model } from '../engine/model.js';
-import { inputShape, opOutputShape } from '../engine/shapes.js';
+import { fixedShapeAfter } from '../engine/shapes.js';
 import { EngineError } from '../engine/types.js';
-import type { CloudModel } from './server.js';
+import type { CloudModel } from './handler.js';
 
 /** What the adapter needs of a model (the engine's `Model` fits). */
-export type EngineModel = Pick<Model, 'name' | 'digest' | 'numLayers' | 'header' | 'finish' | 'activationShape'>;
+export type EngineModel = Pick<Model, 'name' | 'digest' | 'numLayers' | 'file' | 'finish' | 'activationShape'>;
 
 /**
  * Wraps an engine model as a CloudModel: digest = SHA-256 of its .spx bytes, finish = the engine's finish after a
@@ -15,26 +15,12 @@ export type EngineModel = Pick<Model, 'name' | 'digest' | 'numLayers' | 'header'
  * sequence length T varies per sample; finish then checks [T, …] against the model).
  */
 export function cloudModelFrom(model: EngineModel): CloudModel {
-  const h = model.header;
-  const tokens = h.input.kind === 'tokens';
-  const shapeOf = (n: string) => h.tensors[n].shape;
-  // Fixed shapes after each layer, computed once (index k ↔ output of layer k).
-  const fixed: number[][] = [];
-  if (!tokens) {
-    let s = inputShape(h);
-    fixed.push(s);
-    for (const layer of h.layers) {
-      for (const op of layer.ops) s = opOutputShape(op, s, shapeOf);
-      fixed.push(s);
-    }
-  }
   return {
     name: model.name,
     digest: model.digest,
     numLayers: model.numLayers,
     inputShapeAfter(k: number): number[] | null {
-      if (tokens || !Number.isInteger(k) || k < 0 || k > model.numLayers) return null;
-      return fixed[k].slice();
+      return fixedShapeAfter(model.file, k);
     },
     async finish(k, activation, signal) {
       // The model serializes its calls: a request that timed out while queued need not run at all.

@@ -1,6 +1,9 @@
 // Seeded randomness for the dataset distortions. The same arithmetic is written in models/recipes/fmnist_data.py
 // (explicit uint32 masking there, Math.imul / >>> 0 here) so the recipe and `splitee eval` draw identical numbers.
 // Pure module: no Node imports.
+import { Mulberry32 } from '../util/random.js';
+
+export { Mulberry32 };
 
 /** Hash (stream seed, sample index) to a mulberry32 state, so sample i's noise never depends on which samples were
  *  drawn before it (streams are reproducible under any order, limit or subset). murmur3's 32-bit finalizer. */
@@ -9,25 +12,6 @@ export function sampleSeed(streamSeed: number, index: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;
-}
-
-/** mulberry32: a 32-bit state, one uint32 per step. */
-export class Mulberry32 {
-  private state: number;
-  constructor(seed: number) { this.state = seed >>> 0; }
-
-  nextU32(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-
-  /** Uniform in the open interval (0, 1): (u32 + 0.5) / 2^32, exact in float64, never 0 so log() stays finite. */
-  nextUniform(): number {
-    return (this.nextU32() + 0.5) / 4294967296;
-  }
 }
 
 /**

@@ -3,47 +3,40 @@
 // preprocessImage in ./index.ts) is applied by the engine. Text samples carry the sentence.
 import { bytesToUnit, addGaussianNoise, blurImage } from './distort.js';
 import { readIdxFile } from './idx.js';
-import { DataError, findDataset, firstExisting, type DataDirOptions } from './paths.js';
+import { DataError, DatasetNotFoundError, findDataset, firstExisting, type DataDirOptions } from './paths.js';
+import { FMNIST_CLASSES, SENTIMENT_CLASSES, STREAMS, STREAM_NAMES, type DataStream, type ImageSample, type StreamName, type TextSample } from './stream-types.js';
+import { hasDemoSample } from './samples.js';
+import { readDemoSamples } from './samples-node.js';
+import { isUserStreamSpec, openUserStream } from './user-streams.js';
+import type { SpxInput } from '../format/index.js';
 
 export { DataError, DatasetNotFoundError, findDataset, dataDirCandidates } from './paths.js';
 export { IdxError, parseIdx, readIdxFile } from './idx.js';
 
-export const FMNIST_CLASSES: readonly string[] = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
-];
-export const SENTIMENT_CLASSES: readonly string[] = ['negative', 'positive'];
-
-export const STREAMS = {
-  'fmnist:test': { kind: 'image', about: 'Fashion-MNIST test set, 10,000 images' },
-  'fmnist:test:noise': { kind: 'image', about: 'Fashion-MNIST test set + seeded Gaussian noise (σ 0.4, clipped)' },
-  'fmnist:test:blur': { kind: 'image', about: 'Fashion-MNIST test set, Gaussian-blurred (binomial 13-tap, σ ≈ 1.73 px)' },
-  'sst2:dev': { kind: 'text', about: 'SST-2 (GLUE) dev set, 872 sentences' },
-  'kotzias:imdb': { kind: 'text', about: 'IMDb sentences (Kotzias et al.), 1,000, out of domain for SST-2' },
-  'kotzias:yelp': { kind: 'text', about: 'Yelp sentences (Kotzias et al.), 1,000, out of domain for SST-2' },
-  'kotzias:amazon': { kind: 'text', about: 'Amazon sentences (Kotzias et al.), 1,000, out of domain for SST-2' },
-} as const;
-
-export type StreamName = keyof typeof STREAMS;
-export const STREAM_NAMES = Object.keys(STREAMS) as StreamName[];
+export { FMNIST_CLASSES, SENTIMENT_CLASSES, STREAMS, STREAM_NAMES } from './stream-types.js';
+export type { StreamName, ImageSample, TextSample, ImageStream, TextStream, DataStream } from './stream-types.js';
+export { demoSamples, demoSampleFile, demoSampleUrl, hasDemoSample, SampleError, DEMO_SAMPLE_FILES } from './samples.js';
+export { readDemoSamples, demoSamplePath } from './samples-node.js';
+export { isUserStreamSpec, openUserStream, type UserStreamOptions } from './user-streams.js';
 
 export class UnknownStreamError extends DataError {
   constructor(name: string) {
-    super('UNKNOWN_STREAM', `unknown dataset stream '${name}'; valid streams: ${STREAM_NAMES.join(', ')}`);
+    super('UNKNOWN_STREAM', `unknown dataset stream '${name}'; valid streams: ${STREAM_NAMES.join(', ')}, or your own data as images:DIR, jsonl:FILE or tsv:FILE`);
     this.name = 'UnknownStreamError';
   }
 }
 
-export interface ImageSample { index: number; label: number; input: Float32Array }
-export interface TextSample { index: number; label: number; input: string }
-
-interface StreamBase { name: StreamName; size: number; total: number; classes: readonly string[]; dir: string }
-export interface ImageStream extends StreamBase { kind: 'image'; shape: [number, number, number]; samples: ImageSample[] }
-export interface TextStream extends StreamBase { kind: 'text'; samples: TextSample[] }
-export type DataStream = ImageStream | TextStream;
-
 export interface OpenStreamOptions extends DataDirOptions {
   /** Only the first `limit` samples (a positive integer). */
   limit?: number;
+  /**
+   * The samples shipped in the package (fmnist:test and its distortions: the first 1,000 test images; sst2:dev: all
+   * 872 sentences). 'never' (default): the full dataset or DatasetNotFoundError. 'auto': the full dataset when found,
+   * else the sample (never when `dataDir` is given: an explicit folder is authoritative). 'only': always the sample.
+   */
+  samples?: 'never' | 'auto' | 'only';
+  /** The model the stream feeds: user streams (images:DIR, jsonl:FILE, tsv:FILE) are resized to its input and labelled with its classes. */
+  model?: { input: SpxInput; classes: readonly string[] };
 }
 
 const FMNIST_TEST_FILES = [
@@ -84,9 +77,28 @@ function checkLimit(limit: number | undefined): void {
 
 /** Opens a named stream; all samples are materialised (the largest, 10,000 images, is 31 MB as float32). */
 export async function openStream(name: string, opts: OpenStreamOptions = {}): Promise<DataStream> {
+  if (isUserStreamSpec(name)) {
+    const input = opts.model?.input;
+    return openUserStream(name, { limit: opts.limit, shape: input?.kind === 'image' ? input.shape as [number, number, number] : undefined, classes: opts.model?.classes });
+  }
   if (!Object.prototype.hasOwnProperty.call(STREAMS, name)) throw new UnknownStreamError(name);
   const stream = name as StreamName;
   checkLimit(opts.limit);
+  const mode = opts.samples ?? 'never';
+  if (mode !== 'never' && mode !== 'auto' && mode !== 'only') throw new DataError('BAD_OPTION', `samples must be 'never', 'auto' or 'only', got ${JSON.stringify(mode)}`);
+  if (mode === 'only' || (mode === 'auto' && opts.dataDir === undefined && hasDemoSample(stream))) {
+    if (mode === 'only') return readDemoSamples(stream, { limit: opts.limit });
+    try {
+      return await openFullStream(stream, opts);
+    } catch (e) {
+      if (!(e instanceof DatasetNotFoundError)) throw e;
+      return readDemoSamples(stream, { limit: opts.limit });
+    }
+  }
+  return openFullStream(stream, opts);
+}
+
+async function openFullStream(stream: StreamName, opts: OpenStreamOptions): Promise<DataStream> {
   const limit = opts.limit ?? Infinity;
 
   if (stream.startsWith('fmnist:')) {
@@ -100,7 +112,7 @@ export async function openStream(name: string, opts: OpenStreamOptions = {}): Pr
       else if (stream === 'fmnist:test:blur') input = blurImage(input, 28, 28);
       samples[i] = { index: i, label: labels[i], input };
     }
-    return { name: stream, kind: 'image', size, total: n, classes: FMNIST_CLASSES, dir, shape: [1, 28, 28], samples };
+    return { name: stream, kind: 'image', size, total: n, classes: FMNIST_CLASSES, dir, source: 'full', shape: [1, 28, 28], samples };
   }
 
   // Find the data first (the more useful error), then load the text readers of ./text.js lazily, so image-only
@@ -117,5 +129,5 @@ export async function openStream(name: string, opts: OpenStreamOptions = {}): Pr
   }
   const size = Math.min(rows.length, limit);
   const samples: TextSample[] = rows.slice(0, size).map((r, index) => ({ index, label: r.label, input: r.text }));
-  return { name: stream, kind: 'text', size, total: rows.length, classes: SENTIMENT_CLASSES, dir, samples };
+  return { name: stream, kind: 'text', size, total: rows.length, classes: SENTIMENT_CLASSES, dir, source: 'full', samples };
 }

@@ -3,7 +3,7 @@
 // and one stream give the same numbers in both places. Core module: no Node imports.
 import { createInputEncoder } from '../data/prepare.js';
 import type { CloudClient } from '../device/cloud.js';
-import { runStream, type DeviceModel, type RunProgress, type RunResult, type SampleRecord } from '../device/runner.js';
+import { runStream, type DeviceModel, type MeasuredCostModel, type RunProgress, type RunResult, type SampleRecord } from '../device/runner.js';
 import type { ModelInput } from '../engine/types.js';
 import type { SpxHeader } from '../format/index.js';
 import { createPolicy } from '../policy/registry.js';
@@ -14,6 +14,7 @@ import { summarize } from '../sim/metrics.js';
 import { runPolicy } from '../sim/simulator.js';
 import { svgLinePlot, type PlotSeries } from '../sim/svg.js';
 import type { Dtype } from '../transport/codec.js';
+import { sampleLatencyMs, slowDevice } from './network.js';
 
 export class DemoError extends Error {
   readonly code: string;
@@ -39,6 +40,14 @@ export interface DemoConfig {
   dtype: Dtype;
   /** Which backend the page asks for ('auto': WebGPU when the browser has an adapter, else WASM). */
   backend: 'auto' | 'wasm' | 'webgpu';
+  /** 'measured': costs in ms measured on the page's device and link, × `mu` (docs/POLICIES.md); default constant. */
+  costs?: 'constant' | 'measured';
+  /** Reward per ms with measured costs (default 1 / the calibrated whole-network device time). */
+  mu?: number;
+  /** The emulated link the server starts with ("rtt=2ms,bw=100mbit"); set when the page may change it (/v1/emulate). */
+  network?: string;
+  /** Run the device half as a device this many ms slower on the whole network (default 0). */
+  deviceMs?: number;
 }
 
 /** `splitee demo`'s defaults (src/cli/demo.ts): policy, α, seed, sample count, wire dtype. */
@@ -184,6 +193,8 @@ export class DemoSeries {
   readonly accuracy: number[] = [];
   readonly arm: number[] = [];
   readonly bytes: number[] = [];
+  /** End-to-end latency of each sample (device + round trip), ms. */
+  readonly latency: number[] = [];
   readonly armCounts: number[];
   private costSum = 0;
   private bytesSum = 0;
@@ -204,13 +215,14 @@ export class DemoSeries {
     this.accuracy.push(this.labelled ? this.correct / this.labelled : NaN);
     this.arm.push(r.arm);
     this.bytes.push(this.bytesSum);
+    this.latency.push(sampleLatencyMs(r));
     this.armCounts[r.arm - 1]++;
   }
 
   get n(): number { return this.arm.length; }
 
   /** The four plots as SVG strings (cumulative cost, accuracy so far, arm per sample, offload bytes). */
-  plots(opts: { width?: number; height?: number; baselines?: DemoBaselines } = {}): { cost: string; accuracy: string; arms: string; bytes: string } {
+  plots(opts: { width?: number; height?: number; baselines?: DemoBaselines } = {}): { cost: string; accuracy: string; arms: string; bytes: string; latency: string } {
     const size = { width: opts.width ?? 520, height: opts.height ?? 300 };
     const costSeries: PlotSeries[] = [
       { label: 'splitee (live)', y: this.cost },
@@ -228,6 +240,7 @@ export class DemoSeries {
       accuracy: svgLinePlot(accSeries, { ...size, title: 'Accuracy so far', xLabel: 'sample', yLabel: 'accuracy', id: 'demo-acc', yMin: 0, yMax: 1, xMin: 0 }),
       arms: svgLinePlot([{ label: 'split layer k', y: this.arm }], { ...size, title: 'Arm chosen for each sample', xLabel: 'sample', yLabel: 'k', id: 'demo-arms', yMin: 1, yMax: this.L, legend: false, xMin: 0 }),
       bytes: svgLinePlot([{ label: 'bytes offloaded', y: this.bytes }], { ...size, title: 'Cumulative offload bytes', xLabel: 'sample', yLabel: 'bytes', id: 'demo-bytes', legend: false, xMin: 0 }),
+      latency: svgLinePlot([{ label: 'latency per sample', y: this.latency }], { ...size, title: 'Latency per sample (device + round trip)', xLabel: 'sample', yLabel: 'ms', id: 'demo-latency', legend: false, xMin: 0, yMin: 0 }),
     };
   }
 }
@@ -261,7 +274,7 @@ export interface DemoRunOptions {
   /** The engine's Model (device half). */
   model: DeviceModel & { header: SpxHeader };
   samples: readonly DemoSample[];
-  config: Pick<DemoConfig, 'alpha' | 'lambda' | 'offloadCost' | 'policy' | 'seed' | 'c' | 'dtype'>;
+  config: Pick<DemoConfig, 'alpha' | 'lambda' | 'offloadCost' | 'policy' | 'seed' | 'c' | 'dtype' | 'costs' | 'mu' | 'deviceMs'>;
   cloud: CloudClient;
   /** After each sample, with the series so far (awaited: a page can yield to the renderer here). */
   onSample?: (rec: SampleRecord, progress: RunProgress, series: DemoSeries) => void | Promise<void>;
@@ -283,8 +296,10 @@ export async function runDemo(opts: DemoRunOptions): Promise<DemoOutcome> {
   const costs = resolveCosts(costModel, L);
   const policy = createPolicy(config.policy, { L, costs: costModel, seed: config.seed, c: config.c });
   const series = new DemoSeries(L, costs);
+  // Measured: the policy starts from the constant costs and is handed each sample's measured ones.
+  const runCosts: CostModel | MeasuredCostModel = config.costs === 'measured' ? { kind: 'measured', alpha: config.alpha, mu: config.mu } : costModel;
   const result = await runStream({
-    model, samples: opts.samples, encode: demoEncoder(model.header), policy, costs: costModel, cloud: opts.cloud,
+    model: config.deviceMs ? slowDevice(model, config.deviceMs) : model, samples: opts.samples, encode: demoEncoder(model.header), policy, costs: runCosts, cloud: opts.cloud,
     dtype: config.dtype, signal: opts.signal,
     onSample: (rec, progress) => {
       series.push(rec);

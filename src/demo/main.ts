@@ -4,6 +4,8 @@
 //   node dist/src/demo/main.js [--port 8080] [--host 127.0.0.1] [--model fmnist-cnn] [--dataset fmnist:test]
 //                                    [--limit 2000] [--seed 1] [--policy splitee] [--alpha 0.9] [--lambda λ]
 //                                    [--offload-cost o] [--backend auto|wasm|webgpu] [--data-dir DIR]
+//                                    [--network "rtt=2ms,bw=100mbit"] [--costs measured] [--mu M] [--device-ms MS]
+//                                    [--allow-host NAME]
 import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { helpText, numberOption, parseArgs, UsageError, type OptionSpec } from '../cli/args.js';
@@ -11,6 +13,8 @@ import { ModelNotFoundError, resolveModelPath } from '../node.js';
 import { DTYPES, type Dtype } from '../transport/codec.js';
 import { DEFAULT_STREAMS, DEMO_DEFAULTS, checkSamplesFit, type SamplesPayload } from './demo-core.js';
 import { createWebServer } from './server.js';
+import { parseConditions } from '../cloud/emulate.js';
+import { DEFAULT_NETWORK_DEVICE_MS } from './network.js';
 
 const spec: Record<string, OptionSpec> = {
   port: { type: 'string', default: '8080', help: 'port to listen on (0: any free port)' },
@@ -19,13 +23,18 @@ const spec: Record<string, OptionSpec> = {
   dataset: { type: 'string', help: 'stream (default: fmnist:test for fmnist-cnn, sst2:dev for sst2-transformer)' },
   limit: { type: 'string', default: String(DEMO_DEFAULTS.limit), help: 'samples to stream' },
   seed: { type: 'string', default: String(DEMO_DEFAULTS.seed), help: 'seed (random policy)' },
-  policy: { type: 'string', default: DEMO_DEFAULTS.policy, help: 'splitee | splitee-s | splitee-su | early-exit | final | fixed:k | random' },
+  policy: { type: 'string', help: `splitee | splitee-s | splitee-su | splitee-discounted | splitee-window | early-exit | final | fixed:k | random (default ${DEMO_DEFAULTS.policy}; splitee-discounted with --network)` },
   alpha: { type: 'string', default: String(DEMO_DEFAULTS.alpha), help: 'exit threshold α' },
   lambda: { type: 'string', help: 'device cost per layer λ (default 1/L)' },
   'offload-cost': { type: 'string', help: 'offload cost o (default 0.25·λ·L)' },
   dtype: { type: 'string', default: DEMO_DEFAULTS.dtype, help: `activation on the wire: ${DTYPES.join(' | ')}` },
   backend: { type: 'string', default: DEMO_DEFAULTS.backend, help: "the page's device backend: auto (WebGPU if the browser has an adapter) | wasm | webgpu" },
   'data-dir': { type: 'string', help: 'where the datasets are (else $SPLITEE_DATA, ../shared/datasets, /usr/share/datasets)' },
+  network: { type: 'string', help: 'emulate the link to the cloud half ("rtt=2ms,bw=100mbit"); the page then has a control to change it while it runs (measured costs and splitee-discounted unless told otherwise)' },
+  costs: { type: 'string', help: "'constant' (default) or 'measured' (ms on the page's device and link; the default with --network)" },
+  mu: { type: 'string', help: 'with measured costs: reward per ms (default 1 / the calibrated whole-network device time)' },
+  'device-ms': { type: 'string', help: 'run the page\'s device half as a device this many ms slower on the whole network (default 20 with --network, else 0)' },
+  'allow-host': { type: 'string', help: 'another host name the pages may be opened by (a reverse proxy\'s), comma-separated; localhost, 127.0.0.1 and [::1] always are' },
   help: { type: 'boolean', help: 'show this help' },
 };
 
@@ -53,14 +62,26 @@ export async function main(argv: string[]): Promise<number> {
   if (backend !== 'auto' && backend !== 'wasm' && backend !== 'webgpu') throw new UsageError('--backend must be auto, wasm or webgpu');
   const limit = numberOption(p, 'limit', { min: 1, max: 10_000, integer: true })!;
   const dataDir = p.options['data-dir'] as string | undefined;
+  const network = p.options.network as string | undefined;
+  if (network !== undefined) {
+    try { parseConditions(network); } catch (e) { throw new UsageError(`--network: ${(e as Error).message}`); }
+  }
+  const costs = String(p.options.costs ?? (network !== undefined ? 'measured' : 'constant'));
+  if (costs !== 'constant' && costs !== 'measured') throw new UsageError(`--costs must be 'constant' or 'measured', got '${costs}'`);
+  const deviceMs = numberOption(p, 'device-ms', { min: 0 }) ?? (network !== undefined ? DEFAULT_NETWORK_DEVICE_MS : 0);
 
   const server = await createWebServer({
-    port, host: String(p.options.host), dataDir,
+    port, host: String(p.options.host), dataDir, emulate: network,
+    allowedHosts: typeof p.options['allow-host'] === 'string' ? String(p.options['allow-host']).split(',').map((h) => h.trim()).filter(Boolean) : [],
     model: { name, bytes: new Uint8Array(await readFile(path)) },
     demo: {
       dataset, limit, dtype, backend,
       seed: numberOption(p, 'seed', { integer: true }),
-      policy: String(p.options.policy),
+      policy: String(p.options.policy ?? (network !== undefined ? 'splitee-discounted' : DEMO_DEFAULTS.policy)),
+      costs: costs === 'measured' ? 'measured' : undefined,
+      mu: numberOption(p, 'mu', { min: Number.MIN_VALUE }),
+      deviceMs: deviceMs || undefined,
+      network,
       alpha: numberOption(p, 'alpha', { min: 0, max: 1 }),
       lambda: numberOption(p, 'lambda', { min: 0 }),
       offloadCost: numberOption(p, 'offload-cost', { min: 0 }),
@@ -83,6 +104,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
     // Browsers give WebGPU and crypto.subtle (the model digest) only to secure contexts: loopback or https.
     console.log(`note: pages opened over plain http from another machine are not a secure context: no WebGPU there, and the model digest needs crypto.subtle; put https in front or use an SSH tunnel to 127.0.0.1`);
+    console.log(`note: requests must name this server in their Host header (localhost, 127.0.0.1, [::1], ${host}); add the names other machines use with --allow-host`);
   }
   await new Promise<void>((resolve) => {
     const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };

@@ -5,6 +5,9 @@
 //   GET  /api/config                  the demo's settings (DemoConfig)
 //   GET  /api/samples[?dataset=&limit=]  a stream's samples and labels (SamplesPayload)
 //   POST /v1/infer, GET /healthz      the cloud half of the demo model (src/cloud/server.ts, mounted here)
+//   GET/PUT /v1/emulate               the emulated link to the cloud half, with the `emulate` option (the page's control)
+// Every request must name this server in its Host header (localhost, 127.0.0.1, [::1] or the configured host): a
+// page of another site that re-points its own name at 127.0.0.1 (DNS rebinding) is refused.
 // The cloud half is `createCloudServer`'s own handler: this module takes over its http.Server's request event and
 // hands it the two cloud routes, so the page offloads to the same origin (no CORS) and gets exactly the server's
 // checks and error codes.
@@ -17,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { loadModelBytes, type Model } from '../engine/model.js';
 import { cloudModelFrom } from '../cloud/cloud-model.js';
 import { createCloudServer, type CloudServer, type RequestLog } from '../cloud/server.js';
+import { NetworkEmulator } from '../cloud/emulate.js';
 import { createPolicy } from '../policy/registry.js';
 import { DEFAULT_STREAMS, DEMO_DEFAULTS, demoCosts, encodeSamples, type DemoConfig, type DemoSample, type SamplesPayload } from './demo-core.js';
 
@@ -50,6 +54,45 @@ export interface WebServerOptions {
   root?: string;
   /** The cloud half's request log. */
   log?: (entry: RequestLog) => void;
+  /**
+   * Emulate the link between the page and the cloud half ("rtt=2ms,bw=100mbit", a schedule, or an emulator), and
+   * serve GET / PUT /v1/emulate so the page can change it while it runs. Default: none (no /v1/emulate).
+   */
+  emulate?: string | NetworkEmulator;
+  /** Host names besides localhost, 127.0.0.1, [::1] and `host` that requests may name (a reverse proxy's). */
+  allowedHosts?: string[];
+  /** Sample sets kept in memory by the default sample source, most recently used first (default 4). */
+  sampleCacheEntries?: number;
+}
+
+/**
+ * A cache of at most `max` entries that drops the least recently used one; a rejected promise is not kept.
+ * The page asks for (dataset, limit) pairs of its choosing: without a bound, asking for every limit would keep every
+ * decoded set in memory.
+ */
+export function boundedCache<V>(max: number): { get(key: string, make: () => Promise<V>): Promise<V>; readonly size: number } {
+  if (!Number.isInteger(max) || max < 1) throw new WebServerError('BAD_OPTION', `the sample cache needs at least 1 entry, got ${max}`);
+  const map = new Map<string, Promise<V>>();
+  return {
+    get(key, make) {
+      let p = map.get(key);
+      if (p) { map.delete(key); map.set(key, p); return p; } // most recent last
+      p = make();
+      map.set(key, p);
+      p.catch(() => { if (map.get(key) === p) map.delete(key); });
+      while (map.size > max) map.delete(map.keys().next().value as string);
+      return p;
+    },
+    get size() { return map.size; },
+  };
+}
+
+/** The host part of a Host header or an Origin's host, lower-case, brackets kept for IPv6 ("[::1]"). */
+function hostName(h: string): string {
+  const v = h.trim().toLowerCase();
+  if (v.startsWith('[')) { const end = v.indexOf(']'); return end > 0 ? v.slice(0, end + 1) : v; }
+  const colon = v.indexOf(':');
+  return colon >= 0 ? v.slice(0, colon) : v;
 }
 
 export interface WebServer {
@@ -79,22 +122,13 @@ const MIME: Record<string, string> = {
 };
 
 /** Sample sets already read, per (dataset, limit): opening fmnist decodes 10,000 images. */
-function defaultSampleSource(dataDir: string | undefined): SampleSource {
-  const cache = new Map<string, Promise<SamplesPayload>>();
-  return (dataset, limit) => {
-    const key = `${dataset}\0${limit}`;
-    let p = cache.get(key);
-    if (!p) {
-      p = (async () => {
-        const { openStream } = await import('../data/streams.js');
-        const s = await openStream(dataset, { limit, dataDir });
-        return encodeSamples(s.name, s.classes, s.samples as DemoSample[], s.kind === 'image' ? s.shape.slice() : undefined);
-      })();
-      cache.set(key, p);
-      p.catch(() => cache.delete(key));
-    }
-    return p;
-  };
+function defaultSampleSource(dataDir: string | undefined, entries: number): SampleSource {
+  const cache = boundedCache<SamplesPayload>(entries);
+  return (dataset, limit) => cache.get(`${dataset}\0${limit}`, async () => {
+    const { openStream } = await import('../data/streams.js');
+    const s = await openStream(dataset, { limit, dataDir });
+    return encodeSamples(s.name, s.classes, s.samples as DemoSample[], s.kind === 'image' ? s.shape.slice() : undefined);
+  });
 }
 
 function modelUrl(name: string): string { return `/models/${encodeURIComponent(name)}.spx`; }
@@ -108,7 +142,9 @@ export async function createWebServer(opts: WebServerOptions = {}): Promise<WebS
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? 8080;
   const maxLimit = opts.maxLimit ?? 10_000;
-  const samples = opts.samples ?? defaultSampleSource(opts.dataDir);
+  const samples = opts.samples ?? defaultSampleSource(opts.dataDir, opts.sampleCacheEntries ?? 4);
+  const allowedHosts = new Set(['localhost', '127.0.0.1', '[::1]', ...(opts.allowedHosts ?? []), host].map((h) => hostName(h.includes(':') && !h.startsWith('[') ? `[${h}]` : h)));
+  const emulator = typeof opts.emulate === 'string' ? new NetworkEmulator(opts.emulate) : opts.emulate;
 
   const models = new Map<string, Uint8Array>();
   for (const [name, bytes] of Object.entries(opts.models ?? {})) models.set(name, bytes);
@@ -130,6 +166,9 @@ export async function createWebServer(opts: WebServerOptions = {}): Promise<WebS
       limit: d.limit ?? DEMO_DEFAULTS.limit, seed: d.seed ?? DEMO_DEFAULTS.seed, policy: d.policy ?? DEMO_DEFAULTS.policy,
       alpha: d.alpha ?? DEMO_DEFAULTS.alpha, lambda: d.lambda, offloadCost: d.offloadCost, c: d.c,
       dtype: d.dtype ?? DEMO_DEFAULTS.dtype, backend: d.backend ?? DEMO_DEFAULTS.backend,
+      costs: d.costs, mu: d.mu, deviceMs: d.deviceMs,
+      // The page shows its link control only when the server emulates one (and so serves /v1/emulate).
+      network: emulator ? d.network ?? emulator.describe().now : undefined,
     };
     // Unset options stay absent (JSON drops them anyway; the page and a Node replay then see the same object).
     for (const k of Object.keys(config) as (keyof DemoConfig)[]) if (config[k] === undefined) delete config[k];
@@ -138,7 +177,7 @@ export async function createWebServer(opts: WebServerOptions = {}): Promise<WebS
       // A bad policy name or cost fails here, not later in every page.
       const L = cloudModel.numLayers;
       createPolicy(config.policy, { L, costs: demoCosts(config, L), seed: config.seed, c: config.c });
-      cloud = await createCloudServer({ model: cloudModelFrom(cloudModel), port, host, log: opts.log });
+      cloud = await createCloudServer({ model: cloudModelFrom(cloudModel), port, host, log: opts.log, emulate: emulator });
     } catch (e) {
       cloudModel.dispose();
       throw e;
@@ -159,13 +198,37 @@ export async function createWebServer(opts: WebServerOptions = {}): Promise<WebS
   server.removeAllListeners('checkContinue');
   const isCloudRoute = (req: http.IncomingMessage) => {
     const path = (req.url ?? '/').split('?')[0];
-    return path === '/v1/infer' || path === '/healthz';
+    return path === '/v1/infer' || path === '/healthz' || path === '/v1/emulate';
   };
+  /**
+   * DNS rebinding: a page of another site whose name now resolves to 127.0.0.1 reaches this port as "same origin",
+   * but its requests still carry its own name in Host. And a cross-site form may post to us (CORS does not stop a
+   * simple request): a request with an Origin header must come from a page of this server to change anything.
+   */
+  function refused(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const h = req.headers.host;
+    let why: string | undefined;
+    if (!h || !allowedHosts.has(hostName(h))) why = `Host '${h ?? ''}' is not this server (allowed: ${[...allowedHosts].join(', ')})`;
+    else if (req.method !== 'GET' && req.method !== 'HEAD' && req.headers.origin !== undefined) {
+      let o = '';
+      try { o = new URL(req.headers.origin).host; } catch { /* "null" or garbage: refused below */ }
+      if (!o || !allowedHosts.has(hostName(o))) why = `Origin '${req.headers.origin}' is not a page of this server`;
+    }
+    if (!why) return false;
+    const body = JSON.stringify({ error: 'FORBIDDEN_HOST', message: why });
+    res.writeHead(403, { 'Content-Type': MIME['.json'], 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+    res.end(body);
+    // An upload we will not read must not keep the socket.
+    req.resume();
+    return true;
+  }
   server.on('request', (req, res) => {
+    if (refused(req, res)) return;
     if (cloud && isCloudRoute(req)) { for (const f of cloudRequest) f.call(server, req, res); return; }
     void handle(req, res);
   });
   server.on('checkContinue', (req, res) => {
+    if (refused(req, res)) return;
     if (cloud && isCloudRoute(req)) { for (const f of cloudContinue) f.call(server, req, res); return; }
     res.writeContinue();
     void handle(req, res);
@@ -206,7 +269,7 @@ export async function createWebServer(opts: WebServerOptions = {}): Promise<WebS
         fail(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} ${path}`);
         return;
       }
-      if (path === '/v1/infer' || path === '/healthz') { fail(res, 404, 'NO_CLOUD', 'this server has no demo model, so no cloud half'); return; }
+      if (path === '/v1/infer' || path === '/healthz' || path === '/v1/emulate') { fail(res, 404, 'NO_CLOUD', 'this server has no demo model, so no cloud half'); return; }
       if (path === '/api/config') {
         if (!config) { fail(res, 404, 'NO_DEMO', 'this server has no demo model'); return; }
         sendJson(res, 200, config, head);

@@ -103,55 +103,79 @@ export async function withDeadline<T>(fn: (signal: AbortSignal) => Promise<T>, t
 }
 
 /** Largest answer body read from a server: ~1,000 classes of probabilities fit many times over. */
-const MAX_ANSWER_BYTES = 4 << 20;
+export const MAX_ANSWER_BYTES = 4 << 20;
 
 export interface HttpCloudOptions {
   /** Bearer token for `splitee serve --token`. */
   token?: string;
   /** A fetch implementation (default: the global one). */
   fetch?: typeof fetch;
+  /** Largest answer read; past it the client stops reading and fails with BAD_RESPONSE. Default 4 MiB. */
+  maxAnswerBytes?: number;
 }
 
-/** Client of `splitee serve`: POST {url}/v1/infer with the frame as the body, GET {url}/healthz. */
+/**
+ * Client of `splitee serve`: POST {url}/v1/infer with the frame as the body, GET {url}/healthz. Given several URLs
+ * (replicas without a balancer in front), it sends to one and moves to the next after a failure another attempt
+ * may fix (network, timeout, 5xx, 408, 429), so the runner's retry of a frame goes to another replica.
+ */
 export class HttpCloudClient implements CloudClient {
   readonly target: string;
-  private readonly base: string;
+  private readonly bases: string[];
+  private current = 0;
   private readonly token?: string;
   private readonly fetchFn: typeof fetch;
+  private readonly maxAnswerBytes: number;
 
-  constructor(url: string, opts: HttpCloudOptions = {}) {
-    let u: URL;
-    try { u = new URL(url); } catch { throw new CloudError('BAD_URL', 0, `'${url}' is not a URL`, { retryable: false, fatal: true }); }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CloudError('BAD_URL', 0, `'${url}': only http and https are supported`, { retryable: false, fatal: true });
-    this.base = u.href.replace(/\/+$/, '');
-    this.target = this.base;
+  constructor(url: string | readonly string[], opts: HttpCloudOptions = {}) {
+    const urls = typeof url === 'string' ? [url] : [...url];
+    if (!urls.length) throw new CloudError('BAD_URL', 0, 'no cloud URL given', { retryable: false, fatal: true });
+    this.bases = urls.map((one) => {
+      let u: URL;
+      try { u = new URL(one); } catch { throw new CloudError('BAD_URL', 0, `'${one}' is not a URL`, { retryable: false, fatal: true }); }
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CloudError('BAD_URL', 0, `'${one}': only http and https are supported`, { retryable: false, fatal: true });
+      return u.href.replace(/\/+$/, '');
+    });
+    this.target = this.bases.length === 1 ? this.bases[0] : `${this.bases[0]} (+${this.bases.length - 1} more)`;
     this.token = opts.token || undefined;
     const f = opts.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch;
     if (typeof f !== 'function') throw new CloudError('NO_FETCH', 0, 'no fetch in this runtime (Node 18+ or a browser is needed)', { retryable: false, fatal: true });
     this.fetchFn = f.bind(globalThis);
+    this.maxAnswerBytes = opts.maxAnswerBytes ?? MAX_ANSWER_BYTES;
   }
+
+  /** The replica the next request goes to. */
+  get base(): string { return this.bases[this.current]; }
 
   async infer(frame: Uint8Array, opts: InferOptions = {}): Promise<CloudAnswer> {
     // A frame too short to hold an id is sent anyway: the server's 400 names what is wrong with it.
     const requestId = opts.requestId ?? (frame instanceof Uint8Array && frame.length >= 12 + REQUEST_ID_BYTES ? frameRequestId(frame) : undefined);
     const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', Accept: 'application/json' };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
-    return withDeadline(async (signal) => {
-      let res: Response;
-      try {
-        res = await this.fetchFn(`${this.base}/v1/infer`, { method: 'POST', headers, body: frame as Uint8Array<ArrayBuffer>, signal });
-      } catch (e) {
-        throw networkError(e, this.base);
-      }
-      const text = await readText(res);
-      if (res.status !== 200) throw httpError(res, text);
-      try {
-        return decodeResponse(text, { numClasses: opts.numClasses, requestId });
-      } catch (e) {
-        if (e instanceof FrameError) throw new CloudError('BAD_RESPONSE', res.status, e.message, { retryable: false, fatal: false });
-        throw e;
-      }
-    }, opts.timeoutMs, opts.signal);
+    const used = this.current;
+    const base = this.bases[used];
+    try {
+      return await withDeadline(async (signal) => {
+        let res: Response;
+        try {
+          res = await this.fetchFn(`${base}/v1/infer`, { method: 'POST', headers, body: frame as Uint8Array<ArrayBuffer>, signal });
+        } catch (e) {
+          throw networkError(e, base);
+        }
+        const text = await readText(res, this.maxAnswerBytes);
+        if (res.status !== 200) throw httpError(res, text);
+        try {
+          return decodeResponse(text, { numClasses: opts.numClasses, requestId });
+        } catch (e) {
+          if (e instanceof FrameError) throw new CloudError('BAD_RESPONSE', res.status, e.message, { retryable: false, fatal: false });
+          throw e;
+        }
+      }, opts.timeoutMs, opts.signal);
+    } catch (e) {
+      // Frames are idempotent: the next attempt may as well go to another replica.
+      if (e instanceof CloudError && e.retryable && this.current === used) this.current = (used + 1) % this.bases.length;
+      throw e;
+    }
   }
 
   async health(opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<CloudHealth> {
@@ -162,7 +186,7 @@ export class HttpCloudClient implements CloudClient {
       } catch (e) {
         throw networkError(e, this.base);
       }
-      const text = await readText(res);
+      const text = await readText(res, this.maxAnswerBytes);
       if (res.status !== 200) throw httpError(res, text);
       let v: Partial<CloudHealth> | null = null;
       try { v = JSON.parse(text); } catch { /* checked below */ }
@@ -175,30 +199,59 @@ export class HttpCloudClient implements CloudClient {
 }
 
 /** fetch rejected (refused, reset, DNS, …): Node hides the reason in `cause`. */
-function networkError(e: unknown, base: string): CloudError {
+export function networkError(e: unknown, base: string): CloudError {
   const err = e as Error & { cause?: { code?: string; message?: string } };
   const why = err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(e);
   return new CloudError('NETWORK', 0, `${base}: ${why}`, { retryable: true, fatal: false });
 }
 
-async function readText(res: Response): Promise<string> {
+/**
+ * The answer's bytes, read chunk by chunk and abandoned (the stream cancelled, the connection dropped) as soon as
+ * they pass `cap`, so that a broken or hostile server cannot grow the device's memory with an endless answer.
+ */
+export async function readBytes(res: Response, cap = MAX_ANSWER_BYTES): Promise<Uint8Array> {
+  const tooBig = (what: string) => new CloudError('BAD_RESPONSE', res.status, `answer ${what} is larger than ${cap} bytes`, { retryable: false, fatal: false });
   const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > MAX_ANSWER_BYTES) {
+  if (declared > cap) {
     await res.body?.cancel().catch(() => undefined);
-    throw new CloudError('BAD_RESPONSE', res.status, `answer of ${declared} bytes is larger than ${MAX_ANSWER_BYTES}`, { retryable: false, fatal: false });
+    throw tooBig(`of ${declared} bytes`);
   }
-  const text = await res.text();
-  if (text.length > MAX_ANSWER_BYTES) throw new CloudError('BAD_RESPONSE', res.status, `answer larger than ${MAX_ANSWER_BYTES} bytes`, { retryable: false, fatal: false });
-  return text;
+  if (!res.body) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > cap) {
+      await reader.cancel().catch(() => undefined);
+      throw tooBig('body');
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(total);
+  let o = 0;
+  for (const c of chunks) { all.set(c, o); o += c.length; }
+  return all;
+}
+
+/** readBytes as UTF-8 text. */
+export async function readText(res: Response, cap = MAX_ANSWER_BYTES): Promise<string> {
+  return new TextDecoder().decode(await readBytes(res, cap));
 }
 
 /** A non-200 answer → CloudError with the server's {error, message} when it sent them. */
-function httpError(res: Response, text: string): CloudError {
+export function httpError(res: Response, text: string): CloudError {
   let code = `HTTP_${res.status}`, message = `HTTP ${res.status} ${res.statusText}`.trim();
   try {
-    const v = JSON.parse(text) as { error?: unknown; message?: unknown };
-    if (typeof v.error === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(v.error)) code = v.error;
-    if (typeof v.message === 'string') message = `${res.status} ${code}: ${v.message.slice(0, 500)}`;
+    // /v1 errors are {error: CODE, message}; the v2 protocol's are {error: message}, ours adding {code}.
+    const v = JSON.parse(text) as { error?: unknown; message?: unknown; code?: unknown };
+    const isCode = (x: unknown): x is string => typeof x === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(x);
+    if (isCode(v.code)) code = v.code;
+    else if (isCode(v.error)) code = v.error;
+    const said = typeof v.message === 'string' ? v.message : typeof v.error === 'string' && !isCode(v.error) ? v.error : undefined;
+    if (said !== undefined) message = `${res.status} ${code}: ${said.slice(0, 500)}`;
   } catch { /* not JSON: keep the status line */ }
   const ra = res.headers.get('retry-after');
   const secs = ra !== null && /^\d+$/.test(ra.trim()) ? Number(ra) : undefined;

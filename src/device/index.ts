@@ -3,3 +3,4 @@ export * from './cloud.js';
 export * from './local-client.js';
 export * from './runner.js';
 export * from './transport-report.js';
+export * from './v2-client.js';

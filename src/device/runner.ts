@@ -1,29 +1,33 @@
 // The live device scheduler: streams samples through a split policy on a real engine, offloads over a CloudClient,
-// and feeds the policy exactly what was observed. It is the simulator's loop (src/sim/simulator.ts) with the
-// confidences computed instead of read, so on the same confidences it takes the same decisions; what it adds is
-// the network: per-attempt timeouts, bounded retries with exponential backoff, a circuit breaker, and degraded
-// answers (the device's own exit, C_L unknown to the policy) when the cloud cannot answer. Core module: no Node
-// imports (the browser demo runs it too).
-import type { DeviceStep } from '../engine/model.js';
-import type { ExitResult, ModelInput, Tensor } from '../engine/types.js';
-import { PolicyError, resolveCosts, type CostModel, type Observation, type ResolvedCosts, type SplitPolicy } from '../policy/types.js';
-import { realizedReward } from '../policy/ucb.js';
+// and feeds the policy exactly what was observed. Where the device stops, whether it offloads, which exit answers,
+// the cost, the observation and the reward are decided by src/policy/decision.ts, the same code the simulator runs,
+// so on the same confidences both take the same decisions; what the runner adds is the network: per-attempt
+// timeouts, bounded retries with exponential backoff, a circuit breaker, and degraded answers (the device's own
+// exit, C_L unknown to the policy) when the cloud cannot answer. Core module: no Node imports (the browser demo
+// runs it too).
+import type { DeviceRun, DeviceRunOptions } from '../engine/model.js';
+import type { ModelInput } from '../engine/types.js';
+import { deviceExits, offloads, settle, stopsAfter, type CloudOutcome } from '../policy/decision.js';
+import { CostEstimator } from '../policy/measured-costs.js';
+import { PolicyError, resolveCosts, type CostModel, type ResolvedCosts, type SplitPolicy } from '../policy/types.js';
 import { encode as encodeTensor, type Dtype } from '../transport/codec.js';
 import { encodeFrame, newRequestId, type CloudAnswer } from '../transport/frame.js';
 import { CloudError, asCloudError, withDeadline, type CloudClient } from './cloud.js';
 
 /** What the runner needs of a model (the engine's `Model` fits). */
-export interface DeviceModel {
+export interface RunnableModel {
   readonly numLayers: number;
   /** SHA-256 of the model file: every frame carries it. */
   readonly digest: Uint8Array;
   readonly classes?: readonly string[];
-  /** Layers 1..k and exit k; the activation is read back only when `offload(exit)` says so. */
-  device(input: ModelInput, k: number, offload: (exit: ExitResult) => boolean): Promise<DeviceStep>;
-  /** Layers from..to (side exits and the cascade step through the layers one at a time). */
-  run(input: ModelInput, opts: { from?: number; to?: number }): Promise<Tensor>;
-  exit(k: number, activation: Tensor): Promise<ExitResult>;
+  /**
+   * The device half, stepwise on the backend's own activation: layers 1..k with exit k (or every exit, stopping
+   * where `stopAt` says), the activation read back (as f32, or already int8-encoded) only when `offload` says so.
+   */
+  runDevice(input: ModelInput, k: number, opts: DeviceRunOptions): Promise<DeviceRun>;
 }
+/** The former name of RunnableModel. */
+export type DeviceModel = RunnableModel;
 
 /** One sample of the stream; `index` is its id (default: its position), `label` is optional (live data has none). */
 export interface StreamSample<R> {
@@ -126,6 +130,8 @@ export interface RunResult {
   errors: Record<string, number>;
   /** True when the run was stopped (signal) before the stream ended. */
   stopped: boolean;
+  /** With measured costs: the estimates at the end of the run. */
+  measured?: MeasuredCostsReport;
 }
 
 export interface RunProgress {
@@ -137,12 +143,13 @@ export interface RunProgress {
 }
 
 export interface RunStreamOptions<R> {
-  model: DeviceModel;
+  model: RunnableModel;
   samples: Iterable<StreamSample<R>> | AsyncIterable<StreamSample<R>>;
   /** Raw sample → model input (createInputEncoder(model.header)); default: the sample is already the input. */
   encode?: (raw: R) => ModelInput;
   policy: SplitPolicy;
-  costs: CostModel | ResolvedCosts;
+  /** The paper's constant costs, or `{ kind: 'measured', … }`: milliseconds measured on this device and link. */
+  costs: CostModel | ResolvedCosts | MeasuredCostModel;
   cloud: CloudClient;
   /** Activation dtype on the wire (default int8). */
   dtype?: Dtype;
@@ -150,8 +157,8 @@ export interface RunStreamOptions<R> {
   /** false: never skip the cloud. */
   breaker?: Partial<BreakerOptions> | false;
   /**
-   * Evaluate every exit 1..k on the device and report C_1..C_k (side information). Default: on for the policies
-   * that learn from it (splitee-s, splitee-su), off otherwise (only exit k runs: cheaper, one readback).
+   * Evaluate every exit 1..k on the device and report C_1..C_k (side information). Default: the policy's
+   * `sideExits` (on for the policies that learn from it), off otherwise (only exit k runs: cheaper, one readback).
    */
   sideExits?: boolean;
   /**
@@ -178,12 +185,43 @@ export interface RunStreamOptions<R> {
   random?: () => number;
 }
 
+/**
+ * Costs measured as the run goes (docs/POLICIES.md, "Measured costs"): before the first sample, one warm-up pass
+ * and `calibration` passes of it time every layer and one offload per split probes the link; then each sample's device time and each
+ * offload's round trip refresh the estimates (exponential forgetting with weight `smoothing`). Rewards are
+ * C − μ·ms, μ = `mu` or 1 / the calibrated whole-network device time. Each sample is decided and rewarded with the
+ * costs in force when it started (the policy receives them as `Observation.costs`).
+ */
+export interface MeasuredCostModel {
+  kind: 'measured';
+  alpha: number;
+  /** Reward per ms (default 1 / the calibrated whole-network device time: the whole network costs 1). */
+  mu?: number;
+  /** Weight of each new measurement in (0, 1] (default 0.1). */
+  smoothing?: number;
+  /** Timed passes of the first sample before the stream, the fastest per layer kept (default 5; ≥ 1). */
+  calibration?: number;
+}
+
+/** The costs a measured run ended with (what the estimates converged to). */
+export interface MeasuredCostsReport {
+  /** Device time of each layer 1..L, ms. */
+  layerMs: number[];
+  /** Round trip without the payload (latency both ways and the cloud's time), ms; null before any offload. */
+  rttMs: number | null;
+  /** Bandwidth towards the cloud, Mbit/s (null before any offload; Infinity when the frames' sizes cannot tell). */
+  bandwidthMbit: number | null;
+  /** Reward per ms. */
+  mu: number;
+  /** λ_k = μ·(device time of layer k) and o_k = μ·(offload time of a split at k), in reward units. */
+  lambda: number[];
+  offload: number[];
+}
+
 export class RunError extends Error {
   readonly code: string;
   constructor(code: string, message: string) { super(message); this.name = 'RunError'; this.code = code; }
 }
-
-const SIDE_EXIT_POLICIES = new Set(['splitee-s', 'splitee-su']);
 
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -246,18 +284,6 @@ function checkRetry(r: RetryOptions): RetryOptions {
   return r;
 }
 
-/** What the device computed for one sample before any network. */
-interface DeviceOutcome {
-  /** The exit that answers if nothing is offloaded (or when the offload degrades). */
-  exit: ExitResult;
-  /** Its layer. */
-  layer: number;
-  /** Exits evaluated, C_j at j − 1. */
-  confidences: (number | undefined)[];
-  /** Set when the sample must go to the cloud. */
-  activation?: Tensor;
-}
-
 /**
  * Streams `samples` through `policy` on `model`, offloading to `cloud`. Every sample taken from the stream gets
  * exactly one record; the result's records are in stream order.
@@ -267,8 +293,12 @@ export async function runStream<R>(opts: RunStreamOptions<R>): Promise<RunResult
   const L = model.numLayers;
   if (!Number.isInteger(L) || L < 1) throw new RunError('BAD_MODEL', `model.numLayers must be a positive integer, got ${L}`);
   if (policy.L !== L) throw new PolicyError('BAD_DEPTH', `policy '${policy.name}' was built for L = ${policy.L}, the model has L = ${L} layers`);
-  const costs = resolveCosts(opts.costs, L);
-  const { alpha, cum, offloadCost } = costs;
+  const measuredOpts = 'kind' in opts.costs && opts.costs.kind === 'measured' ? opts.costs : undefined;
+  const estimator = measuredOpts ? new CostEstimator(L, measuredOpts) : undefined;
+  const calibrationPasses = measuredOpts?.calibration ?? 5;
+  if (!Number.isInteger(calibrationPasses) || calibrationPasses < 1) throw new RunError('BAD_OPTION', `calibration must be an integer ≥ 1, got ${calibrationPasses}`);
+  const fixedCosts = measuredOpts ? undefined : resolveCosts(opts.costs as CostModel | ResolvedCosts, L);
+  const alpha = measuredOpts ? measuredOpts.alpha : fixedCosts!.alpha;
   const dtype: Dtype = opts.dtype ?? 'int8';
   const retry = checkRetry({ ...DEFAULT_RETRY, ...(opts.retry ?? {}) });
   const breaker = opts.breaker === false ? null : { ...DEFAULT_BREAKER, ...(opts.breaker ?? {}) };
@@ -277,8 +307,11 @@ export async function runStream<R>(opts: RunStreamOptions<R>): Promise<RunResult
   }
   const maxInFlight = opts.maxInFlight ?? 0;
   if (!Number.isInteger(maxInFlight) || maxInFlight < 0) throw new RunError('BAD_OPTION', `maxInFlight must be an integer ≥ 0, got ${maxInFlight}`);
-  const cascade = policy.exitRule === 'cascade';
-  const sideExits = opts.sideExits ?? SIDE_EXIT_POLICIES.has(policy.name);
+  if (policy.needsFullRow) {
+    throw new RunError('SIMULATION_ONLY', `policy '${policy.name}' learns from confidences no device computes (the last exit of samples that exited early); it can only be simulated`);
+  }
+  const rule = policy.exitRule;
+  const exitsMode = opts.sideExits === undefined ? deviceExits(policy) : deviceExits({ exitRule: rule, sideExits: opts.sideExits });
   const numClasses = opts.numClasses ?? model.classes?.length;
   const onFatal = opts.onFatal ?? 'throw';
   const now = opts.now ?? (() => performance.now());
@@ -296,26 +329,25 @@ export async function runStream<R>(opts: RunStreamOptions<R>): Promise<RunResult
   let failures = 0, openUntil = -Infinity;
   let fatal: CloudError | null = null;
 
-  // ---- device: layers 1..k and the exits the rule needs
-  async function onDevice(input: ModelInput, k: number): Promise<DeviceOutcome> {
-    const confidences: (number | undefined)[] = new Array(L).fill(undefined);
-    if (!cascade && !sideExits) {
-      const step = await model.device(input, k, (e) => k < L && e.confidence < alpha);
-      confidences[k - 1] = step.exit.confidence;
-      return { exit: step.exit, layer: k, confidences, activation: step.activation };
+  // ---- device: layers 1..k and the exits the rule needs; where it stops and whether it offloads are the
+  // decision module's (the simulator's) predicates.
+  async function onDevice(input: ModelInput, k: number, stamps?: number[]): Promise<DeviceRun> {
+    const run: DeviceRunOptions = {
+      exits: exitsMode,
+      stopAt: (j, e) => { stamps?.push(now()); return stopsAfter(rule, k, alpha, j, e.confidence); },
+      // runDevice asks only at exit k: stopping at k is the only way to reach the offload branch.
+      offload: (e) => offloads(k, L, alpha, k, e.confidence),
+      // int8 on the wire: quantize where the activation lives, so a quarter of the bytes are read back.
+      readback: dtype === 'int8' ? 'int8' : 'f32',
+    };
+    try {
+      return await model.runDevice(input, k, run);
+    } catch (e) {
+      // A NaN / inf activation cannot be quantized on the backend either: run again with an f32 readback to get the
+      // exit; encoding it below fails the same way and the device answers, degraded.
+      if (run.readback === 'int8' && (e as { code?: string }).code === 'NON_FINITE') return model.runDevice(input, k, { ...run, readback: 'f32' });
+      throw e;
     }
-    // One layer at a time, an exit after each: the cascade stops at the first confident exit, side exits go to k.
-    let act: ModelInput = input;
-    let out: Tensor | undefined, e: ExitResult | undefined;
-    for (let j = 1; j <= k; j++) {
-      out = await model.run(act, { from: j, to: j });
-      e = await model.exit(j, out);
-      confidences[j - 1] = e.confidence;
-      if (cascade && j < k && e.confidence >= alpha) return { exit: e, layer: j, confidences };
-      act = out;
-    }
-    const offload = k < L && e!.confidence < alpha;
-    return { exit: e!, layer: k, confidences, activation: offload ? out : undefined };
   }
 
   // ---- cloud: retries, backoff, breaker
@@ -350,9 +382,22 @@ export async function runStream<R>(opts: RunStreamOptions<R>): Promise<RunResult
     return { error: last ?? new CloudError('ABORTED', 0, 'the run was stopped', { retryable: false, fatal: false }), attempts };
   }
 
-  async function complete(rec: SampleRecord, obs: Observation): Promise<void> {
+  /**
+   * Settles the sample (the decision module: answer, cost, observation, reward), feeds the policy and records it.
+   * `cloud`: the C_L the cloud answered with, null when it did not, undefined when nothing was offloaded.
+   */
+  async function complete(rec: SampleRecord, costs: ResolvedCosts, layer: number, confidences: (number | undefined)[], cloud: CloudOutcome | undefined): Promise<void> {
     if (records[rec.t] !== undefined) throw new RunError('DUPLICATE', `sample t = ${rec.t} answered twice`); // invariant guard
-    rec.reward = realizedReward(costs, obs);
+    const d = settle(costs, rec.t, rec.arm, layer, confidences, cloud);
+    rec.answerLayer = d.answerLayer;
+    rec.exited = d.exited;
+    rec.offloaded = d.offloaded;
+    rec.degraded = d.degraded;
+    rec.confidence = d.confidence;
+    rec.cost = d.cost;
+    rec.reward = d.reward;
+    rec.confidences = confidences;
+    const obs = d.observation;
     policy.observe(obs);
     records[rec.t] = rec;
     armCounts[rec.arm - 1]++;
@@ -361,6 +406,42 @@ export async function runStream<R>(opts: RunStreamOptions<R>): Promise<RunResult
     if (rec.offloaded) progress.offloaded++;
     if (rec.degraded) { progress.degraded++; errors[rec.error ?? 'UNKNOWN'] = (errors[rec.error ?? 'UNKNOWN'] ?? 0) + 1; }
     if (opts.onSample) await opts.onSample(rec, { ...progress });
+  }
+
+  /**
+   * Measured costs: times every layer of `input` (`calibrationPasses` passes, each exit evaluated, nothing kept) and
+   * probes the link with one offload of it per split 1..L − 1 (answers discarded; a failed probe teaches nothing).
+   */
+  async function calibrate(input: ModelInput): Promise<void> {
+    const est = estimator!;
+    // One untimed pass first: the first run of each kernel pays compilation and allocation, not the device's speed.
+    await model.runDevice(input, L, { exits: 'every', stopAt: () => false, offload: () => false });
+    // Per layer, the fastest of the passes: other work on the machine only ever adds time.
+    const best = new Array<number>(L).fill(Infinity);
+    for (let pass = 0; pass < calibrationPasses; pass++) {
+      const t0 = now();
+      const stamps: number[] = [];
+      await model.runDevice(input, L, { exits: 'every', stopAt: () => { stamps.push(now()); return false; }, offload: () => false });
+      const end = now();
+      let prev = t0;
+      stamps.forEach((s, j) => { best[j] = Math.min(best[j], s - prev); prev = s; });
+      best[L - 1] = Math.min(best[L - 1], end - prev);
+    }
+    est.observeLayers(best);
+    for (let k = 1; k < L; k++) {
+      const dev = await model.runDevice(input, k, { exits: 'split', offload: () => true, readback: dtype === 'int8' ? 'int8' : 'f32' })
+        .catch(() => undefined);
+      if (!dev || (!dev.activation && !dev.encoded)) continue;
+      let frame: Uint8Array;
+      try {
+        frame = encodeFrame({ digest: model.digest, splitLayer: k, requestId: newRequestId(), tensor: dev.encoded ?? encodeTensor(dev.activation!.data, dev.activation!.shape, dtype) });
+      } catch { continue; }
+      const c0 = now();
+      try {
+        await withDeadline((signal) => cloud.infer(frame, { timeoutMs: retry.timeoutMs, numClasses, signal }), retry.timeoutMs, internal.signal);
+        est.observeOffload(k, frame.length, now() - c0);
+      } catch { /* an unreachable cloud shows up in the run itself */ }
+    }
   }
 
   const pending = new Set<Promise<void>>();
@@ -378,33 +459,47 @@ export async function runStream<R>(opts: RunStreamOptions<R>): Promise<RunResult
       const step = t++;
       const index = sample.index ?? step;
       const label = sample.label;
+      const input = encodeInput(sample.input);
+      if (estimator && step === 0) await calibrate(input);
+      // This sample is decided and rewarded with the costs in force now.
+      const costs = estimator ? estimator.costs() : fixedCosts!;
       const k = policy.chooseArm(step);
       if (!Number.isInteger(k) || k < 1 || k > L) throw new PolicyError('BAD_ARM', `policy '${policy.name}' chose arm ${k} at t = ${step}; arms are 1..${L}`);
 
       const t0 = now();
-      const dev = await onDevice(encodeInput(sample.input), k);
+      const stamps: number[] | undefined = estimator && exitsMode === 'every' ? [] : undefined;
+      const dev = await onDevice(input, k, stamps);
+      if (estimator) {
+        // Layers timed one by one (side exits, cascade): each but the last, whose time includes any readback.
+        if (stamps && stamps.length) {
+          const ms: number[] = [];
+          let prev = t0;
+          for (const s of stamps) { ms.push(s - prev); prev = s; }
+          estimator.observeLayers(ms);
+        } else if (!dev.activation && !dev.encoded) {
+          estimator.observePrefix(dev.layer, now() - t0);
+        }
+      }
       const base: SampleRecord = {
         t: step, index, arm: k, answerLayer: dev.layer, exited: true, offloaded: false, degraded: false,
         prediction: dev.exit.label, confidence: dev.exit.confidence, label,
         correct: label === undefined ? undefined : dev.exit.label === label,
-        cost: cum[dev.layer], frameBytes: 0, bytesSent: 0, attempts: 0, deviceMs: 0, confidences: dev.confidences,
+        cost: 0, frameBytes: 0, bytesSent: 0, attempts: 0, deviceMs: 0, confidences: dev.confidences,
       };
-      if (!dev.activation) {
+      if (!dev.activation && !dev.encoded) {
         base.deviceMs = now() - t0;
-        await complete(base, { t: step, arm: k, exited: true, exitLayer: dev.layer, confidences: dev.confidences.slice() });
+        await complete(base, costs, dev.layer, dev.confidences.slice(), undefined);
         continue;
       }
 
       // Offload: the activation after layer k crosses in one frame bound to this model file.
-      base.exited = false;
-      base.offloaded = true;
-      base.cost = cum[k] + offloadCost;
       const requestId = newRequestId();
       base.requestId = requestId;
       let frame: Uint8Array | null = null;
       let encodeError: string | undefined;
       try {
-        frame = encodeFrame({ digest: model.digest, splitLayer: k, requestId, tensor: encodeTensor(dev.activation.data, dev.activation.shape, dtype) });
+        const tensor = dev.encoded ?? encodeTensor(dev.activation!.data, dev.activation!.shape, dtype);
+        frame = encodeFrame({ digest: model.digest, splitLayer: k, requestId, tensor });
         base.frameBytes = frame.length;
       } catch (e) {
         // NaN / inf activations cannot be quantized: the device answers itself (degraded, nothing sent).
@@ -420,20 +515,17 @@ export async function runStream<R>(opts: RunStreamOptions<R>): Promise<RunResult
         base.cloudMs = now() - c0;
         const confidences = dev.confidences.slice();
         if (res.answer) {
-          confidences[L - 1] = res.answer.confidence;
-          base.answerLayer = L;
+          // One attempt: the time is a round trip (retries would add backoff).
+          if (estimator && res.attempts === 1) estimator.observeOffload(k, base.frameBytes, base.cloudMs);
           base.prediction = res.answer.label;
-          base.confidence = res.answer.confidence;
           base.correct = label === undefined ? undefined : res.answer.label === label;
-          base.confidences = confidences;
-          await complete(base, { t: step, arm: k, exited: false, confidences });
+          await complete(base, costs, dev.layer, confidences, res.answer.confidence);
           return;
         }
         // Degraded: the device's own exit k answers; the policy learns only what it really saw (no C_L).
         const err = res.error;
-        base.degraded = true;
         base.error = encodeError ?? err?.code ?? 'UNKNOWN';
-        await complete(base, { t: step, arm: k, exited: false, degraded: true, confidences });
+        await complete(base, costs, dev.layer, confidences, null);
         if (err?.fatal && onFatal === 'throw' && !fatal) { fatal = err; internal.abort(); }
       };
       const p: Promise<void> = finishOffload().catch((e) => { failure ??= e; internal.abort(); })
@@ -454,9 +546,21 @@ export async function runStream<R>(opts: RunStreamOptions<R>): Promise<RunResult
     policy: policy.name, L, summary: summarizeRecords(records, t), records, armCounts, errors,
     stopped: stopped || fatal !== null,
   };
+  if (estimator && t > 0) result.measured = measuredReport(estimator);
   if (fatal) {
     (fatal as CloudError).partial = result;
     throw fatal;
   }
   return result;
+}
+
+function measuredReport(est: CostEstimator): MeasuredCostsReport {
+  const c = est.costs(), link = est.link(), L = est.L;
+  const lambda: number[] = [], offload: number[] = [];
+  for (let k = 1; k <= L; k++) lambda.push(c.cum[k] - c.cum[k - 1]);
+  for (let k = 1; k < L; k++) offload.push(c.offloadAt![k]);
+  return {
+    layerMs: Array.from(est.layerMs), rttMs: link ? link.rttMs : null, bandwidthMbit: link ? link.bandwidthMbit : null,
+    mu: est.rewardPerMs!, lambda, offload,
+  };
 }

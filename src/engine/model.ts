@@ -1,5 +1,7 @@
 // The user-facing model: a parsed .spx file bound to one backend, with the calls the split pipeline needs.
 import { parseSpx, type SpxHeader, type SpxModelFile } from '../format/index.js';
+import { CodecError, encode, type Encoded } from '../transport/codec.js';
+import { checkModelInput } from '../data/check-input.js';
 import type { Backend } from './backend.js';
 import { activationShapeAfter } from './shapes.js';
 import { WasmBackend } from './wasm-backend.js';
@@ -10,6 +12,11 @@ export interface LoadOptions {
   backend?: BackendChoice;
   /** A WebGPU entry point (navigator.gpu in browsers; the `webgpu` package's GPU in Node). */
   gpu?: GPU;
+  /**
+   * The most memory the model may take on its backend (weights, planned activations, scratch). A model that needs
+   * more fails with EngineError TOO_LARGE before anything is allocated. `model.memoryBytes` says what one took.
+   */
+  maxMemoryBytes?: number;
 }
 
 export interface RunOptions {
@@ -19,10 +26,50 @@ export interface RunOptions {
   to?: number;
 }
 
-/** The device half's answer for one sample: exit k, and the activation at k when it is offloaded. */
-export interface DeviceStep {
+export interface DeviceRunOptions {
+  /** 'split' (default): only exit k is computed. 'every': exits 1..k, one layer at a time on the backend's activation. */
+  exits?: 'split' | 'every';
+  /** With exits 'every': true for a layer j < k ends the run at exit j (a cascade); never asked for k. */
+  stopAt?: (layer: number, exit: ExitResult) => boolean;
+  /** Asked with exit k only: whether the activation at k leaves the device. Only then is it read back. */
+  offload: (exit: ExitResult) => boolean;
+  /**
+   * How an offloaded activation is read back: 'f32' (default) as a Tensor, or 'int8': quantized on the backend
+   * (the transport codec's per-tensor affine int8) so only a quarter of the bytes cross.
+   */
+  readback?: 'f32' | 'int8';
+}
+
+/** The device half's answer for one sample. */
+export interface DeviceRun {
+  /** The layer whose exit answered: k, or the layer where stopAt ended the run. */
+  layer: number;
   exit: ExitResult;
+  /** Length L: C_j for every exit computed, undefined for the others. */
+  confidences: (number | undefined)[];
+  /** The activation at k, when offloaded with readback 'f32'. */
   activation?: Tensor;
+  /** The activation at k as the transport's int8 encoding, when offloaded with readback 'int8'. */
+  encoded?: Encoded;
+}
+
+/**
+ * The current activation of `backend` as the codec's int8 encoding, quantized where it lives. Decodes within one
+ * quantization step of `encode(data, shape, 'int8')` (the parameters are the codec's own; only the rounding of a
+ * value within an ulp of a midpoint can differ).
+ */
+async function readEncodedInt8(backend: Backend): Promise<Encoded> {
+  const [lo, hi] = await backend.activationRange();
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) {
+    throw new CodecError('NON_FINITE', 'the activation holds a NaN or an infinity: integer codecs need finite values (use f32 or fp16)');
+  }
+  // Encoding just the two extremes gives exactly the parameters the codec picks for the whole tensor.
+  const params = encode(Float32Array.of(lo, hi), [2], 'int8').params as { kind: 'affine'; scale: number; zeroPoint: number };
+  // The kernels produce signed bytes; the codec's are unsigned with the zero point 128 higher.
+  const { shape, data } = await backend.readInt8(params.scale, params.zeroPoint - 128);
+  const payload = new Uint8Array(data.buffer, data.byteOffset, data.length);
+  for (let i = 0; i < payload.length; i++) payload[i] ^= 0x80; // two's complement q → q + 128
+  return { dtype: 'int8', shape, params: { kind: 'affine', scale: params.scale, zeroPoint: params.zeroPoint }, payload };
 }
 
 async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
@@ -34,15 +81,20 @@ const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '
 
 async function createBackend(file: SpxModelFile, opts: LoadOptions): Promise<Backend> {
   const choice = opts.backend ?? 'wasm';
-  if (choice === 'wasm') return WasmBackend.create(file);
+  const budget = opts.maxMemoryBytes;
+  if (budget !== undefined && !(typeof budget === 'number' && budget > 0)) {
+    throw new EngineError('BAD_INPUT', `maxMemoryBytes must be a positive number of bytes, got ${String(budget)}`);
+  }
+  const limits = budget === undefined ? {} : { maxMemoryBytes: budget };
+  if (choice === 'wasm') return WasmBackend.create(file, limits);
   const gpu = opts.gpu ?? (globalThis.navigator as (Navigator & { gpu?: GPU }) | undefined)?.gpu;
   const adapter = gpu ? await gpu.requestAdapter() : null;
   if (!adapter) {
-    if (choice === 'auto') return WasmBackend.create(file);
+    if (choice === 'auto') return WasmBackend.create(file, limits);
     throw new EngineError('NO_BACKEND', 'WebGPU was asked for but no adapter is available (in Node, see docs/WEBGPU.md)');
   }
   const { WebGpuBackend } = await import('../webgpu/backend.js');
-  return WebGpuBackend.create(file, adapter);
+  return WebGpuBackend.create(file, adapter, limits);
 }
 
 export class Model {
@@ -64,6 +116,8 @@ export class Model {
   get name(): string { return this.header.name; }
   get classes(): string[] { return this.header.classes; }
   get backendName(): string { return this.backend.name; }
+  /** Bytes the model holds on its backend: weights, the buffer plan's activations, scratch (the device half's memory). */
+  get memoryBytes(): number { return this.backend.memoryBytes; }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.queue.then(fn, fn);
@@ -82,6 +136,8 @@ export class Model {
     const from = opts.from ?? 1, to = opts.to ?? this.numLayers;
     return this.serial(async () => {
       this.range(from, to);
+      // A model input gets a typed error naming what was expected (layer outputs are checked by the backend).
+      if (from === 1) checkModelInput(this.header, input);
       await this.backend.run(input, from, to);
       return this.backend.read();
     });
@@ -97,15 +153,36 @@ export class Model {
   }
 
   /**
-   * Device half: layers 1..k and exit k. `offload(exit)` decides, from the exit alone, whether the activation at k
-   * must leave the device; only then is it read back (on WebGPU that is the only readback besides the probabilities).
+   * Device half: layers 1..k and exit k (with exits 'every', every exit 1..k, stopping early where stopAt says so),
+   * continuing from the backend's own activation, so nothing crosses to JS but the exits' probabilities and, when
+   * `offload(exit k)` says so, the activation at k.
    */
-  device(input: ModelInput, k: number, offload: (exit: ExitResult) => boolean): Promise<DeviceStep> {
+  runDevice(input: ModelInput, k: number, opts: DeviceRunOptions): Promise<DeviceRun> {
     return this.serial(async () => {
       this.range(1, k);
-      await this.backend.run(input, 1, k);
-      const exit = await this.backend.exit(k);
-      return offload(exit) ? { exit, activation: await this.backend.read() } : { exit };
+      checkModelInput(this.header, input);
+      if (typeof opts?.offload !== 'function') throw new EngineError('BAD_INPUT', 'runDevice needs opts.offload, a function of exit k');
+      if (opts.readback !== undefined && opts.readback !== 'f32' && opts.readback !== 'int8') {
+        throw new EngineError('BAD_INPUT', `readback must be 'f32' or 'int8', got ${String(opts.readback)}`);
+      }
+      const confidences: (number | undefined)[] = new Array(this.numLayers).fill(undefined);
+      let exit: ExitResult;
+      if (opts.exits === 'every') {
+        for (let j = 1; ; j++) {
+          await this.backend.run(j === 1 ? input : null, j, j);
+          exit = await this.backend.exit(j);
+          confidences[j - 1] = exit.confidence;
+          if (j === k) break;
+          if (opts.stopAt?.(j, exit)) return { layer: j, exit, confidences };
+        }
+      } else {
+        await this.backend.run(input, 1, k);
+        exit = await this.backend.exit(k);
+        confidences[k - 1] = exit.confidence;
+      }
+      if (!opts.offload(exit)) return { layer: k, exit, confidences };
+      if (opts.readback === 'int8') return { layer: k, exit, confidences, encoded: await readEncodedInt8(this.backend) };
+      return { layer: k, exit, confidences, activation: await this.backend.read() };
     });
   }
 
@@ -121,6 +198,7 @@ export class Model {
   /** Every exit 1..L in one pass over the layers (evaluation, confidence matrices). */
   exits(input: ModelInput): Promise<ExitResult[]> {
     return this.serial(async () => {
+      checkModelInput(this.header, input);
       const out: ExitResult[] = [];
       for (let k = 1; k <= this.numLayers; k++) {
         await this.backend.run(k === 1 ? input : null, k, k);

@@ -23,7 +23,7 @@ export type BackendChoice = BackendName | 'auto';
 
 export class EngineError extends Error {
   constructor(
-    readonly code: 'BAD_INPUT' | 'BAD_RANGE' | 'BAD_ACTIVATION' | 'NO_BACKEND' | 'DISPOSED',
+    readonly code: 'BAD_INPUT' | 'BAD_RANGE' | 'BAD_ACTIVATION' | 'NO_BACKEND' | 'DISPOSED' | 'TOO_LARGE' | 'NO_SIMD',
     message: string,
   ) {
     super(message);

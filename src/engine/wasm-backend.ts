@@ -1,111 +1,238 @@
 // The WASM backend: runs the op set on the AssemblyScript SIMD kernels.
 //
-// Everything is planned at load time in the kernel instance's arena: packed weights, a small pool of activation
-// buffers each large enough for the biggest intermediate of the model (token models are planned at maxLen), the
-// kernels' scratch, the token-id buffer and the exit probabilities. The hot path only passes offsets to kernels.
-//
-// Buffer discipline: an op writes either in place (elementwise ops, when the buffer is neither saved for a residual
-// nor the activation an exit must leave intact) or into a free pool buffer. `save` pins the current buffer by
-// reference instead of copying; pins end with the layer, as the format says.
-import type { Op, SpxModelFile } from '../format/index.js';
-import { ACT, Kernels, loadKernels } from '../wasm/runtime.js';
+// Everything is placed at load time in the kernel instance's arena: packed weights, one buffer per slot of the
+// buffer plan (src/engine/plan.ts, shared with the WebGPU backend), the kernels' scratch, the token-id buffer and
+// the exit probabilities. The hot path only walks the plan's steps and passes offsets to kernels.
+import type { Op, OpName, SpxModelFile } from '../format/index.js';
+import { align, Kernels, loadKernels, MAX_MEMORY_BYTES, wasmSimdSupported, type KernelExports } from '../wasm/runtime.js';
 import type { Backend } from './backend.js';
-import { activationShapeAfter, opOutputShape, planMaxElements } from './shapes.js';
+import { ACT, type ActivationKernels, type BroadcastKernels, type PadConcatKernels, type PoolExcludeKernels, type CausalAttentionKernels } from './activations.js';
+import { affineWidth, channelLayout, savedShape } from './broadcast.js';
+import { planBuffers, shapeAt, TOKENS, type BlockPlan, type BufferPlan } from './plan.js';
+import { activationShapeAfter } from './shapes.js';
 import { EngineError, numel, type ExitResult, type ModelInput, type Tensor } from './types.js';
 import { checkContinues, checkLayerRange, checkTokens } from './validate.js';
 
-const POOL_SIZE = 5; // current + up to 2 saved + the exit's protected input + 1 free
-
 interface Packed { ptr: number; shape: number[] }
+
+/** A weight as the arena holds it: f32 as in the file, or repacked into a kernel's layout. */
+interface WeightSpec { name: string; kind: 'f32' | 'linear' | 'conv'; groups: number; bytes: number }
+
+/** Everything the backend places in its arena, in allocation order (bytes). */
+interface WasmLayout {
+  weights: WeightSpec[];
+  slots: number[];
+  scratch: number;
+  ids: number;
+  probs: number;
+  bytesOut: number;
+}
+
+const ARENA_ALIGN = 64;
+const PAGE = 65536;
+
+/** The weights a model's ops name, once each, in the order their ops come (layers, then exits). */
+function weightSpecs(file: SpxModelFile, K: KernelExports): WeightSpec[] {
+  const out: WeightSpec[] = [];
+  const seen = new Set<string>();
+  const shapeOf = (n: string) => file.header.tensors[n].shape;
+  const add = (name: string | undefined, kind: WeightSpec['kind'], groups = 1) => {
+    if (!name || seen.has(name)) return;
+    seen.add(name);
+    const s = shapeOf(name);
+    const bytes = kind === 'linear' ? K.linear_packed_bytes(s[1], s[0])
+      : kind === 'conv' ? K.conv2d_packed_bytes(s[1] * groups, s[0], s[2], s[3], groups)
+      : 4 * numel(s);
+    out.push({ name, kind, groups, bytes });
+  };
+  for (const op of [...file.header.layers, ...file.header.exits].flatMap((b) => b.ops)) {
+    switch (op.op) {
+      case 'linear': add(op.w, 'linear'); add(op.b, 'f32'); break;
+      case 'conv2d': add(op.w, 'conv', op.groups ?? 1); add(op.b, 'f32'); break;
+      case 'layernorm': add(op.g, 'f32'); add(op.b, 'f32'); break;
+      case 'embed': add(op.tok, 'f32'); add(op.pos, 'f32'); break;
+      case 'affine': add(op.w, 'f32'); add(op.b, 'f32'); break;
+      case 'attention': add(op.wqkv, 'linear'); add(op.bqkv, 'f32'); add(op.wo, 'linear'); add(op.bo, 'f32'); break;
+      default: break;
+    }
+  }
+  return out;
+}
+
+/** The memory size the arena grows to for `layout` from `base`: packing a weight briefly needs its f32 copy above it. */
+function arenaMemoryBytes(layout: WasmLayout, base: number, file: SpxModelFile): number {
+  let top = base, high = base;
+  const place = (bytes: number) => { top = align(top, ARENA_ALIGN) + bytes; high = Math.max(high, top); };
+  for (const w of layout.weights) {
+    place(w.bytes);
+    if (w.kind !== 'f32') high = Math.max(high, align(top, ARENA_ALIGN) + 4 * numel(file.header.tensors[w.name].shape));
+  }
+  for (const b of [...layout.slots, layout.scratch, layout.ids, layout.probs, 8, layout.bytesOut]) place(b);
+  return Math.ceil(high / PAGE) * PAGE;
+}
+
+/** One step's buffers and shapes at run time. */
+interface StepIO { x: number; y: number; other: number; s: number[]; out: number[] }
+
+type WasmKernel<O extends Op> = (b: WasmBackend, op: O, io: StepIO, K: KernelExports) => void;
+
+/** Each op of the op set on the WASM kernels: one entry per op (views and save have no kernel). */
+const WASM_OPS: { [N in OpName]: WasmKernel<Extract<Op, { op: N }>> } = {
+  conv2d: (b, op, { x, y, s }, K) => {
+    const w = b.tensorShape(op.w);
+    K.conv2d(x, b.w(op.w), b.w(op.b), y, s[0], s[1], s[2], w[0], w[2], w[3], op.stride ?? 1, op.pad ?? 0, op.groups ?? 1,
+      ACT[op.act ?? 'none'], b.scratch);
+  },
+  linear: (b, op, { x, y, s }, K) => {
+    const [N, Kd] = b.tensorShape(op.w);
+    K.linear(x, b.w(op.w), b.w(op.b), y, numel(s) / Kd, Kd, N, ACT[op.act ?? 'none']);
+  },
+  maxpool2d: (_b, op, { x, y, s }, K) => K.maxpool2d(x, y, s[0], s[1], s[2], op.k, op.stride ?? op.k, op.pad ?? 0),
+  avgpool2d: (_b, op, { x, y, s }, K) => (op.excludePad && op.pad ? (K as unknown as PoolExcludeKernels).avgpool2d_exclude : K.avgpool2d)(x, y, s[0], s[1], s[2], op.k, op.stride ?? op.k, op.pad ?? 0),
+  gap: (_b, _op, { x, y, s }, K) => K.gap(x, y, s[0], s[1] * s[2]),
+  flatten: () => {},
+  relu: (_b, _op, { x, y, s }, K) => K.relu(x, y, numel(s)),
+  relu6: (_b, _op, { x, y, s }, K) => K.relu6(x, y, numel(s)),
+  gelu: (_b, _op, { x, y, s }, K) => K.gelu(x, y, numel(s)),
+  save: () => {},
+  add: (_b, _op, { x, y, other, s }, K) => K.add(x, other, y, numel(s)),
+  layernorm: (b, op, { x, y, s }, K) => {
+    const D = s[s.length - 1];
+    K.layernorm(x, b.w(op.g), b.w(op.b), y, numel(s) / D, D, op.eps ?? 1e-5);
+  },
+  embed: (b, op, { y, s }, K) => K.embed(b.ids, s[0], b.w(op.tok), b.w(op.pos), b.tensorShape(op.tok)[1], y),
+  attention: (b, op, { x, y, s }, K) => op.causal
+    ? (K as unknown as CausalAttentionKernels).attention_causal(x, s[0], s[1], op.heads, b.w(op.wqkv), b.w(op.bqkv), b.w(op.wo), b.w(op.bo), op.window ?? 0, y, b.scratch)
+    : K.attention(x, s[0], s[1], op.heads, b.w(op.wqkv), b.w(op.bqkv), b.w(op.wo), b.w(op.bo), 0,
+    op.window ?? 0, y, b.scratch),
+  seqmean: (_b, _op, { x, y, s }, K) => K.seqmean(x, y, s[0], s[1]),
+  seqfirst: () => {}, // row 0 already starts the buffer: a view
+  sigmoid: (_b, _op, { x, y, s }, K) => (K as unknown as ActivationKernels).sigmoid(x, y, numel(s)),
+  tanh: (_b, _op, { x, y, s }, K) => (K as unknown as ActivationKernels).tanh(x, y, numel(s)),
+  gelu_tanh: (_b, _op, { x, y, s }, K) => (K as unknown as ActivationKernels).gelu_tanh(x, y, numel(s)),
+  hardsigmoid: (_b, op, { x, y, s }, K) => (K as unknown as ActivationKernels).hardsigmoid(x, y, numel(s), op.alpha ?? 0.2, op.beta ?? 0.5),
+  hardswish: (_b, _op, { x, y, s }, K) => (K as unknown as ActivationKernels).hardswish(x, y, numel(s)),
+  clip: (_b, op, { x, y, s }, K) => (K as unknown as ActivationKernels).clip(x, y, numel(s), op.min ?? -Infinity, op.max ?? Infinity),
+  affine: (b, op, { x, y, s }, K) => {
+    const [outer, C, inner] = channelLayout(s, affineWidth(op, (n) => b.tensorShape(n)));
+    (K as unknown as BroadcastKernels).affine(x, b.w(op.w), b.w(op.b), y, outer, C, inner);
+  },
+  mul: (b, op, { x, y, other, s, out }, K) => {
+    const B = K as unknown as BroadcastKernels;
+    const saved = savedShape(b.plan, op, s.length === 2 || out.length === 2 ? (s.length === 2 ? s[0] : out[0]) : 0);
+    if (numel(saved) === numel(s)) B.mul(x, other, y, numel(s));
+    else if (numel(s) > numel(saved)) B.affine(x, other, 0, y, ...channelLayout(s, saved[0]));
+    else B.affine(other, x, 0, y, ...channelLayout(out, s[0]));
+  },
+  pad: (_b, op, { x, y, s }, K) => (K as unknown as PadConcatKernels).pad2d(x, y, s[0], s[1], s[2], op.top ?? 0, op.bottom ?? 0, op.left ?? 0, op.right ?? 0),
+  concat: (_b, op, { x, y, other, s, out }, K) => {
+    const nx = numel(s), ns = numel(out) - nx;
+    if (op.xFirst) (K as unknown as PadConcatKernels).concat(x, nx, other, ns, y);
+    else (K as unknown as PadConcatKernels).concat(other, ns, x, nx, y);
+  },
+};
 
 export class WasmBackend implements Backend {
   readonly name = 'wasm' as const;
-  private readonly kern: Kernels;
+  readonly plan: BufferPlan;
+  private readonly kernels: Kernels;
   private readonly file: SpxModelFile;
   private readonly weights = new Map<string, Packed>(); // tensor name → f32 or packed-linear/conv weight in the arena
-  private readonly pool: number[] = [];
-  private readonly scratch: number;
-  private readonly ids: number;
+  /** One arena buffer per slot of the plan. */
+  private readonly slots: number[];
+  readonly scratch: number;
+  readonly ids: number;
   private readonly probs: number;
-  private readonly maxElements: number;
-  private cur = -1;
-  private curShape: number[] = [];
+  private readonly range: number; // minmax's [min, max]
+  private readonly bytesOut: number; // readInt8's bytes
+  private T = 0; // token count of the current input (token models)
   private curLayer = -1; // the layer whose output is current (0 = the raw input loaded)
   private disposed = false;
 
-  private constructor(kern: Kernels, file: SpxModelFile) {
-    this.kern = kern;
+  private constructor(kernels: Kernels, file: SpxModelFile, plan: BufferPlan, layout: WasmLayout) {
+    this.kernels = kernels;
     this.file = file;
-    const h = file.header;
-    this.uploadWeights();
-    const plan = planMaxElements(h, (n) => this.tensorShape(n), (op, inShape) => this.scratchBytes(op, inShape));
-    this.maxElements = plan.maxElements;
-    for (let i = 0; i < POOL_SIZE; i++) this.pool.push(kern.alloc(plan.maxElements * 4));
-    this.scratch = kern.alloc(plan.maxScratchBytes);
-    this.ids = kern.alloc((h.input.kind === 'tokens' ? h.input.maxLen : 1) * 4);
-    this.probs = kern.alloc(h.classes.length * 4);
+    this.plan = plan;
+    for (const w of layout.weights) {
+      if (w.kind === 'f32') this.weights.set(w.name, { ptr: kernels.putF32(file.tensor(w.name)), shape: this.tensorShape(w.name) });
+      else this.putPacked(w);
+    }
+    this.slots = layout.slots.map((b) => kernels.alloc(b));
+    this.scratch = kernels.alloc(layout.scratch);
+    this.ids = kernels.alloc(layout.ids);
+    this.probs = kernels.alloc(layout.probs);
+    this.range = kernels.alloc(8);
+    this.bytesOut = kernels.alloc(layout.bytesOut);
   }
 
-  static async create(file: SpxModelFile): Promise<WasmBackend> {
-    return new WasmBackend(await loadKernels(), file);
+  /**
+   * Plans the model (buffers, packed weights, scratch) and checks that it fits before anything is allocated:
+   * TOO_LARGE when it needs more than `maxMemoryBytes` or than a WASM memory can hold; NO_SIMD on a runtime whose
+   * WebAssembly lacks SIMD.
+   */
+  static async create(file: SpxModelFile, opts: { maxMemoryBytes?: number } = {}): Promise<WasmBackend> {
+    if (!wasmSimdSupported()) {
+      throw new EngineError('NO_SIMD', 'this runtime\'s WebAssembly has no SIMD, which the WASM backend needs (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4, Deno, Bun, workerd have it)');
+    }
+    const limit = Math.min(opts.maxMemoryBytes ?? Infinity, MAX_MEMORY_BYTES);
+    const what = opts.maxMemoryBytes !== undefined && opts.maxMemoryBytes < MAX_MEMORY_BYTES ? `maxMemoryBytes (${opts.maxMemoryBytes})` : `a WASM memory's ${MAX_MEMORY_BYTES} bytes`;
+    const plan = planBuffers(file);
+    // A first bound from the shapes alone (packed weights are never smaller than f32), before the kernels compute sizes.
+    let lower = plan.activationBytes;
+    for (const t of Object.values(file.header.tensors)) lower += 4 * numel(t.shape);
+    if (lower > limit) throw new EngineError('TOO_LARGE', `${file.header.name} needs at least ${lower} bytes (weights as f32 and planned activations), more than ${what}`);
+    const kernels = await loadKernels();
+    const K = kernels.exports;
+    let scratch = 0;
+    for (const block of [...plan.layers, ...plan.exits]) {
+      for (const st of block.steps) {
+        const s = st.inShape, op = st.op;
+        if (op.op === 'conv2d') {
+          const w = file.header.tensors[op.w].shape;
+          scratch = Math.max(scratch, K.conv2d_scratch_bytes(s[0], s[1], s[2], w[0], w[2], w[3], op.stride ?? 1, op.pad ?? 0, op.groups ?? 1));
+        } else if (op.op === 'attention') {
+          scratch = Math.max(scratch, K.attention_scratch_bytes(s[0], s[1], op.heads));
+          if (op.causal) scratch = Math.max(scratch, (K as unknown as CausalAttentionKernels).attention_causal_scratch_bytes(s[0], s[1]));
+        }
+      }
+    }
+    const h = file.header;
+    const layout: WasmLayout = {
+      weights: weightSpecs(file, K),
+      slots: plan.slots.map((n) => n * 4),
+      scratch,
+      ids: (h.input.kind === 'tokens' ? h.input.maxLen : 1) * 4,
+      probs: h.classes.length * 4,
+      bytesOut: plan.maxLayerOutput,
+    };
+    const need = arenaMemoryBytes(layout, kernels.mark(), file);
+    if (need > limit) throw new EngineError('TOO_LARGE', `${h.name} needs ${need} bytes of WASM memory, more than ${what}`);
+    return new WasmBackend(kernels, file, plan, layout);
   }
 
   /** Bytes of WASM linear memory this model holds (weights + planned buffers). */
-  get memoryBytes(): number { return this.kern.memory.buffer.byteLength; }
+  get memoryBytes(): number { return this.kernels.memory.buffer.byteLength; }
 
-  private tensorShape(name: string): number[] {
+  tensorShape(name: string): number[] {
     const e = this.file.header.tensors[name];
     if (!e) throw new EngineError('BAD_INPUT', `tensor '${name}' is not in the model`);
     return e.shape;
   }
 
-  /** Weights go in once: linear and conv weights in the kernels' packed layouts, everything else as f32. */
-  private uploadWeights(): void {
-    const k = this.kern;
-    const put = (name: string | undefined) => {
-      if (!name || this.weights.has(name)) return;
-      this.weights.set(name, { ptr: k.putF32(this.file.tensor(name)), shape: this.tensorShape(name) });
-    };
-    const all = [...this.file.header.layers.map((l) => l.ops), ...this.file.header.exits.map((e) => e.ops)].flat();
-    for (const op of all) {
-      switch (op.op) {
-        case 'linear': this.putPacked(op.w, 'linear'); put(op.b); break;
-        case 'conv2d': this.putPacked(op.w, 'conv', op.groups ?? 1); put(op.b); break;
-        case 'layernorm': put(op.g); put(op.b); break;
-        case 'embed': put(op.tok); put(op.pos); break;
-        case 'attention': this.putPacked(op.wqkv, 'linear'); put(op.bqkv); this.putPacked(op.wo, 'linear'); put(op.bo); break;
-        default: break;
-      }
-    }
-  }
-
-  private putPacked(name: string, kind: 'linear' | 'conv', groups = 1): void {
-    if (this.weights.has(name)) return;
-    const k = this.kern;
-    const shape = this.tensorShape(name);
-    let bytes: number;
-    if (kind === 'linear') bytes = k.k.linear_packed_bytes(shape[1], shape[0]);
-    else bytes = k.k.conv2d_packed_bytes(shape[1] * groups, shape[0], shape[2], shape[3], groups);
-    const dst = k.alloc(bytes);
+  /** A linear or conv weight in its kernel's packed layout; its f32 copy lives above it only while packing. */
+  private putPacked(w: WeightSpec): void {
+    const k = this.kernels, K = k.exports;
+    const shape = this.tensorShape(w.name);
+    const dst = k.alloc(w.bytes);
     const mark = k.mark();
-    const src = k.putF32(this.file.tensor(name));
-    if (kind === 'linear') k.k.linear_pack(src, dst, shape[1], shape[0]);
-    else k.k.conv2d_pack(src, dst, shape[1] * groups, shape[0], shape[2], shape[3], groups);
+    const src = k.putF32(this.file.tensor(w.name));
+    if (w.kind === 'linear') K.linear_pack(src, dst, shape[1], shape[0]);
+    else K.conv2d_pack(src, dst, shape[1] * w.groups, shape[0], shape[2], shape[3], w.groups);
     k.release(mark);
-    this.weights.set(name, { ptr: dst, shape });
+    this.weights.set(w.name, { ptr: dst, shape });
   }
 
-  private scratchBytes(op: Op, s: number[]): number {
-    const k = this.kern.k;
-    if (op.op === 'conv2d') {
-      const w = this.tensorShape(op.w);
-      return k.conv2d_scratch_bytes(s[0], s[1], s[2], w[0], w[2], w[3], op.stride ?? 1, op.pad ?? 0, op.groups ?? 1);
-    }
-    if (op.op === 'attention') return k.attention_scratch_bytes(s[0], s[1], op.heads);
-    return 0;
-  }
-
-  private w(name: string | undefined): number {
+  w(name: string | undefined): number {
     if (!name) return 0;
     const p = this.weights.get(name);
     if (!p) throw new EngineError('BAD_INPUT', `tensor '${name}' was not uploaded`);
@@ -115,6 +242,8 @@ export class WasmBackend implements Backend {
   private check(): void {
     if (this.disposed) throw new EngineError('DISPOSED', 'this model was disposed');
   }
+
+  private slotPtr(slot: number): number { return slot === TOKENS ? this.ids : this.slots[slot]; }
 
   async run(input: ModelInput | null, from: number, to: number): Promise<void> {
     this.runSync(input, from, to);
@@ -126,22 +255,20 @@ export class WasmBackend implements Backend {
     if (input === null) checkContinues(this.curLayer, from);
     else this.load(input, from - 1);
     for (let l = from; l <= to; l++) {
-      const layer = this.file.header.layers[l - 1];
-      this.execOps(layer.ops, -1, `layer ${l}`);
+      this.exec(this.plan.layers[l - 1]);
       this.curLayer = l;
     }
   }
 
-  /** Puts `input` (the output of layer `after`, or the model input when after = 0) into the pool as current. */
+  /** Puts `input` (the output of layer `after`, or the model input when after = 0) into that layer's slot. */
   private load(input: ModelInput, after: number): void {
     const h = this.file.header;
-    const kern = this.kern;
-    this.cur = this.pool[0];
+    const kern = this.kernels;
+    this.curLayer = -1;
     if (after === 0 && h.input.kind === 'tokens') {
       checkTokens(h, input);
-      const T = input.length;
-      kern.i32(this.ids, T).set(input);
-      this.curShape = [T];
+      this.T = input.length;
+      kern.i32(this.ids, this.T).set(input);
       this.curLayer = 0;
       return;
     }
@@ -152,101 +279,32 @@ export class WasmBackend implements Backend {
     if (t.data.length !== numel(expected)) {
       throw new EngineError('BAD_ACTIVATION', `the input of layer ${after + 1} must have shape [${expected}] (${numel(expected)} values), got ${t.data.length} values`);
     }
-    if (numel(expected) > this.maxElements) throw new EngineError('BAD_ACTIVATION', `activation of ${numel(expected)} values exceeds the plan`);
-    kern.f32(this.cur, t.data.length).set(t.data);
-    this.curShape = expected.slice();
+    if (h.input.kind === 'tokens') this.T = expected[0];
+    kern.f32(this.slotPtr(this.plan.layerSlot[after]), t.data.length).set(t.data);
     this.curLayer = after;
   }
 
-  /**
-   * Runs `ops` on the current activation. With protect ≥ 0 (exits), the buffer `protect` is never written and the
-   * result stays out of the current slot; returns the final buffer and shape.
-   */
-  private execOps(ops: Op[], protect: number, where: string): { ptr: number; shape: number[] } {
-    const K = this.kern.k;
-    let ptr = this.cur;
-    let shape = this.curShape;
-    const saved = new Map<string, { ptr: number; shape: number[] }>();
-    const busy = (p: number) => p === ptr || p === protect || [...saved.values()].some((s) => s.ptr === p);
-    const free = () => {
-      for (const p of this.pool) if (!busy(p)) return p;
-      throw new EngineError('BAD_INPUT', `${where}: out of activation buffers (more than 2 live saves)`);
-    };
-    const inPlace = () => (ptr === protect || [...saved.values()].some((s) => s.ptr === ptr) ? free() : ptr);
-    for (const op of ops) {
-      const out = opOutputShape(op, shape, (n) => this.tensorShape(n));
-      const n = numel(shape);
-      switch (op.op) {
-        case 'conv2d': {
-          const w = this.tensorShape(op.w);
-          const dst = free();
-          K.conv2d(ptr, this.w(op.w), this.w(op.b), dst, shape[0], shape[1], shape[2], w[0], w[2], w[3],
-            op.stride ?? 1, op.pad ?? 0, op.groups ?? 1, ACT[op.act ?? 'none'], this.scratch);
-          ptr = dst;
-          break;
-        }
-        case 'linear': {
-          const [N, Kd] = this.tensorShape(op.w);
-          const dst = free();
-          K.linear(ptr, this.w(op.w), this.w(op.b), dst, n / Kd, Kd, N, ACT[op.act ?? 'none']);
-          ptr = dst;
-          break;
-        }
-        case 'maxpool2d': case 'avgpool2d': {
-          const dst = free();
-          const fn = op.op === 'maxpool2d' ? K.maxpool2d : K.avgpool2d;
-          fn(ptr, dst, shape[0], shape[1], shape[2], op.k, op.stride ?? op.k, op.pad ?? 0);
-          ptr = dst;
-          break;
-        }
-        case 'gap': { const dst = free(); K.gap(ptr, dst, shape[0], shape[1] * shape[2]); ptr = dst; break; }
-        case 'flatten': break;
-        case 'relu': case 'relu6': case 'gelu': {
-          const dst = inPlace();
-          K[op.op](ptr, dst, n);
-          ptr = dst;
-          break;
-        }
-        case 'save': saved.set(op.name, { ptr, shape }); break;
-        case 'add': {
-          const s = saved.get(op.name);
-          if (!s) throw new EngineError('BAD_INPUT', `${where}: add '${op.name}' has no matching save`);
-          const dst = inPlace();
-          K.add(ptr, s.ptr, dst, n);
-          ptr = dst;
-          break;
-        }
-        case 'layernorm': {
-          const D = shape[shape.length - 1];
-          const dst = inPlace();
-          K.layernorm(ptr, this.w(op.g), this.w(op.b), dst, n / D, D, op.eps ?? 1e-5);
-          ptr = dst;
-          break;
-        }
-        case 'embed': {
-          if (this.curLayer !== 0 || shape.length !== 1) throw new EngineError('BAD_INPUT', `${where}: embed must be the first op of layer 1`);
-          const dst = free();
-          const D = this.tensorShape(op.tok)[1];
-          K.embed(this.ids, shape[0], this.w(op.tok), this.w(op.pos), D, dst);
-          ptr = dst;
-          break;
-        }
-        case 'attention': {
-          const dst = free();
-          K.attention(ptr, shape[0], shape[1], op.heads, this.w(op.wqkv), this.w(op.bqkv), this.w(op.wo), this.w(op.bo), 0, op.window ?? 0,
-            dst, this.scratch);
-          ptr = dst;
-          break;
-        }
-        case 'seqmean': { const dst = free(); K.seqmean(ptr, dst, shape[0], shape[1]); ptr = dst; break; }
-        case 'seqfirst': break; // row 0 already starts the buffer: a view, no copy
-        default: throw new EngineError('BAD_INPUT', `${where}: unknown op '${(op as { op: string }).op}'`);
-      }
-      shape = out;
+  /** Runs one block of the plan; returns the shape of its result. */
+  private exec(block: BlockPlan): number[] {
+    const K = this.kernels.exports;
+    const T = this.T;
+    let out: number[] = [];
+    for (const st of block.steps) {
+      const s = shapeAt(st.inShape, st.inVariable, T);
+      out = shapeAt(st.outShape, st.outVariable, T);
+      const io: StepIO = { x: this.slotPtr(st.src), y: this.slotPtr(st.dst), other: st.other >= 0 ? this.slots[st.other] : 0, s, out };
+      (WASM_OPS[st.op.op] as WasmKernel<Op>)(this, st.op, io, K);
     }
-    if (protect < 0) { this.cur = ptr; this.curShape = shape; }
-    return { ptr, shape };
+    return out;
   }
+
+  private curShape(): number[] {
+    const l = this.curLayer;
+    const sh = this.file.shapes;
+    return l === 0 ? shapeAt(sh.layerInput, sh.variableLength, this.T) : shapeAt(sh.layerOutputs[l - 1], sh.layerOutputVariable[l - 1], this.T);
+  }
+
+  private curPtr(): number { return this.slotPtr(this.plan.layerSlot[this.curLayer]); }
 
   async exit(k: number): Promise<ExitResult> {
     return this.exitSync(k);
@@ -257,11 +315,10 @@ export class WasmBackend implements Backend {
     if (this.curLayer !== k || k < 1) {
       throw new EngineError('BAD_RANGE', `exit ${k} needs the output of layer ${k}; the current activation is the output of layer ${this.curLayer}`);
     }
-    const exitDesc = this.file.header.exits[k - 1];
-    const { ptr, shape } = this.execOps(exitDesc.ops, this.cur, `exit ${k}`);
-    const N = numel(shape);
-    const label = this.kern.k.exit_head(ptr, this.probs, N);
-    const probs = this.kern.f32(this.probs, N).slice();
+    const block = this.plan.exits[k - 1];
+    const N = numel(this.exec(block));
+    const label = this.kernels.exports.exit_head(this.slotPtr(block.output), this.probs, N);
+    const probs = this.kernels.f32(this.probs, N).slice();
     return { probs, confidence: probs[label], label };
   }
 
@@ -272,7 +329,25 @@ export class WasmBackend implements Backend {
   readSync(): Tensor {
     this.check();
     if (this.curLayer < 1) throw new EngineError('BAD_RANGE', 'no layer has run yet');
-    return { shape: this.curShape.slice(), data: this.kern.f32(this.cur, numel(this.curShape)).slice() };
+    const shape = this.curShape();
+    return { shape, data: this.kernels.f32(this.curPtr(), numel(shape)).slice() };
+  }
+
+  async activationRange(): Promise<[number, number]> {
+    this.check();
+    if (this.curLayer < 1) throw new EngineError('BAD_RANGE', 'no layer has run yet');
+    this.kernels.exports.minmax(this.curPtr(), numel(this.curShape()), this.range);
+    const r = this.kernels.f32(this.range, 2);
+    return [r[0], r[1]];
+  }
+
+  async readInt8(scale: number, zeroPoint: number): Promise<{ shape: number[]; data: Int8Array }> {
+    this.check();
+    if (this.curLayer < 1) throw new EngineError('BAD_RANGE', 'no layer has run yet');
+    const shape = this.curShape();
+    const n = numel(shape);
+    this.kernels.exports.quantize_i8(this.curPtr(), this.bytesOut, n, scale, zeroPoint);
+    return { shape, data: this.kernels.i8(this.bytesOut, n).slice() };
   }
 
   dispose(): void { this.disposed = true; }

@@ -7,7 +7,7 @@
 import { SpxError } from './errors.js';
 import {
   ACTIVATIONS, OP_NAMES, SPX_LIMITS,
-  type Activation, type Op, type OpName, type SpxExit, type SpxHeader, type SpxInput, type SpxLayer,
+  type Activation, type Op, type OpName, type SpxExit, type SpxHeader, type SpxLayer,
 } from './types.js';
 
 /** Shapes around one op. `variable`: dim 0 of `output` is the token count T (inferred at maxLen). */
@@ -116,6 +116,14 @@ function optInt(o: Obj, k: string, dflt: number, min: number, where: string): nu
   return v === undefined ? dflt : intField(v, min, `${where}: field '${k}'`);
 }
 
+/** A finite number field (a float32 parameter of an elementwise op), `dflt` when absent. */
+function optNum(o: Obj, k: string, dflt: number, where: string): number {
+  const v = get(o, k);
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new SpxError('BAD_HEADER', `${where}: field '${k}' must be a finite number, got ${describe(v)}`);
+  return v;
+}
+
 function actField(o: Obj, where: string): Activation {
   const v = get(o, 'act');
   if (v === undefined) return 'none';
@@ -168,6 +176,11 @@ function checkOp(raw: unknown, where: string): Op {
       const pad = optInt(raw, 'pad', 0, 0, w);
       // PyTorch's rule: a window must never lie wholly in the padding (max would be −∞, the average meaningless).
       if (2 * pad > k) throw new SpxError('BAD_HEADER', `${w}: pad ${pad} is more than half the window ${k}`);
+      const ex = get(raw, 'excludePad');
+      if (ex !== undefined && (name !== 'avgpool2d' || typeof ex !== 'boolean')) {
+        throw new SpxError('BAD_HEADER', `${w}: field 'excludePad' must be a boolean of an avgpool2d, got ${describe(ex)}`);
+      }
+      if (ex !== undefined) return { op: 'avgpool2d', k, stride, pad, excludePad: ex as boolean };
       return { op: name as 'maxpool2d' | 'avgpool2d', k, stride, pad };
     }
     case 'save':
@@ -189,11 +202,43 @@ function checkOp(raw: unknown, where: string): Op {
     case 'attention': {
       const v = get(raw, 'heads');
       if (v === undefined) throw new SpxError('BAD_HEADER', `${w}: field 'heads' is missing`);
+      const causal = get(raw, 'causal');
+      if (causal !== undefined && typeof causal !== 'boolean') throw new SpxError('BAD_HEADER', `${w}: field 'causal' must be a boolean, got ${describe(causal)}`);
       return {
         op: 'attention', heads: intField(v, 1, `${w}: field 'heads'`),
         wqkv: strField(raw, 'wqkv', w), bqkv: strField(raw, 'bqkv', w), wo: strField(raw, 'wo', w), bo: strField(raw, 'bo', w),
-        window: optInt(raw, 'window', 0, 0, w),
+        window: optInt(raw, 'window', 0, 0, w), ...(causal !== undefined ? { causal } : {}),
       };
+    }
+    case 'affine': {
+      const op: Op = { op: 'affine' };
+      const wt = optStr('w'), b = optStr('b');
+      if (wt === undefined && b === undefined) throw new SpxError('BAD_HEADER', `${w}: needs 'w' (a scale), 'b' (a shift) or both`);
+      if (wt !== undefined) op.w = wt;
+      if (b !== undefined) op.b = b;
+      return op;
+    }
+    case 'mul':
+      return { op: 'mul', name: strField(raw, 'name', w) };
+    case 'pad':
+      return { op: 'pad', top: optInt(raw, 'top', 0, 0, w), bottom: optInt(raw, 'bottom', 0, 0, w), left: optInt(raw, 'left', 0, 0, w), right: optInt(raw, 'right', 0, 0, w) };
+    case 'concat': {
+      const xf = get(raw, 'xFirst');
+      if (xf !== undefined && typeof xf !== 'boolean') throw new SpxError('BAD_HEADER', `${w}: field 'xFirst' must be a boolean, got ${describe(xf)}`);
+      const op: Op = { op: 'concat', name: strField(raw, 'name', w) };
+      if (xf !== undefined) op.xFirst = xf;
+      return op;
+    }
+    case 'hardsigmoid':
+      return { op: 'hardsigmoid', alpha: optNum(raw, 'alpha', 0.2, w), beta: optNum(raw, 'beta', 0.5, w) };
+    case 'clip': {
+      const op: Op = { op: 'clip' };
+      const lo = get(raw, 'min') === undefined ? undefined : optNum(raw, 'min', 0, w);
+      const hi = get(raw, 'max') === undefined ? undefined : optNum(raw, 'max', 0, w);
+      if (lo !== undefined && hi !== undefined && lo > hi) throw new SpxError('BAD_HEADER', `${w}: min ${lo} is above max ${hi}`);
+      if (lo !== undefined) op.min = lo;
+      if (hi !== undefined) op.max = hi;
+      return op;
     }
     default:
       return { op: name } as Op; // gap, flatten, relu, relu6, gelu, seqmean, seqfirst: no fields
@@ -221,7 +266,230 @@ export function inputShape(input: unknown): { shape: number[]; tokens: boolean; 
   throw new SpxError('BAD_HEADER', `header.input.kind must be "image" or "tokens", got ${describe(kind)}`);
 }
 
-interface Act { shape: number[]; tokens: boolean; variable: boolean }
+/** The activation an op receives while a block is walked: its shape, whether it is token ids, whether dim 0 is T. */
+export interface Act { shape: number[]; tokens: boolean; variable: boolean }
+
+/** What an op's rule may ask of the walk: tensors, shape checks, the block's saves. */
+export interface RuleContext {
+  /** `where` for messages, e.g. "layer 2 op 3 (conv2d)". */
+  readonly where: string;
+  readonly vocabSize: number;
+  /** The shape of tensor `name` (BAD_TENSOR when absent); `field` names it in messages. */
+  tensor(field: string, name: string): number[];
+  /** Like tensor(), and SHAPE_MISMATCH unless the shape is `expected`. */
+  expectShape(field: string, name: string, expected: number[], meaning: string): number[];
+  /** SHAPE_MISMATCH with `msg`. */
+  mismatch(msg: string): never;
+  /** SHAPE_MISMATCH unless the input's rank is one of `ranks`. */
+  rank(ranks: number[], what: string): void;
+  /** Records `x` under a save name / returns the activation saved under it (BAD_HEADER when none). */
+  save(name: string, x: Act): void;
+  saved(name: string): Act;
+}
+
+/**
+ * How an op's output may be placed in the buffer plan (src/engine/plan.ts), the same on every backend:
+ * 'inplace': may overwrite its input (elementwise; each output element depends only on the same input element, or
+ *   on its own row for layernorm); 'view': no kernel, the output is the input's buffer read differently (flatten, a
+ *   reshape; seqfirst, row 0 of a row-major [T, D]); 'pin': no kernel, the input stays and is pinned (save);
+ *   'new': writes a fresh buffer.
+ */
+export type OpPlacement = 'inplace' | 'view' | 'pin' | 'new';
+
+/** One op of the op set: its shape rule (validating the op against its input) and its placement in the plan. */
+export interface OpRule<O extends Op = Op> {
+  placement: OpPlacement;
+  /** Validates `op` on input `x` and returns the output shape; `variable` when dim 0 stops being T; `scratch` hint. */
+  infer(op: O, x: Act, c: RuleContext): { out: number[]; variable?: boolean; scratch?: number };
+}
+
+const elementwise: OpRule = { placement: 'inplace', infer: (_op, x) => ({ out: x.shape }) };
+
+function windowOut(c: RuleContext, x: Act, k: number, stride: number, pad: number, kind: string): number[] {
+  c.rank([3], 'a [C, H, W] activation');
+  const [C, H, W] = x.shape;
+  if (H + 2 * pad < k || W + 2 * pad < k) c.mismatch(`${kind} ${k}×${k} is larger than the padded input ${H + 2 * pad}×${W + 2 * pad}`);
+  return [C, Math.floor((H + 2 * pad - k) / stride) + 1, Math.floor((W + 2 * pad - k) / stride) + 1];
+}
+
+/** The op set, one entry per op (the key is the op's name in the file). */
+export const OP_RULES: { [K in OpName]: OpRule<Extract<Op, { op: K }>> } = {
+  conv2d: {
+    placement: 'new',
+    infer(op, x, c) {
+      c.rank([3], 'a [C, H, W] activation');
+      const [C, H, W] = x.shape;
+      const xs = fmtShape(x.shape);
+      const ws = c.tensor('weight', op.w);
+      if (ws.length !== 4) c.mismatch(`weight '${op.w}' is ${fmtShape(ws)}, expected [OC, C/groups, KH, KW]`);
+      const [OC, CG, KH, KW] = ws;
+      const groups = op.groups ?? 1, stride = op.stride ?? 1, pad = op.pad ?? 0;
+      if (C % groups !== 0) c.mismatch(`groups ${groups} does not divide the ${C} input channels of ${xs}`);
+      if (OC % groups !== 0) c.mismatch(`groups ${groups} does not divide the ${OC} output channels of weight '${op.w}'`);
+      if (CG * groups !== C) {
+        c.mismatch(groups === 1
+          ? `weight '${op.w}' has ${CG} input channels, activation has ${C}`
+          : `weight '${op.w}' has ${CG} input channels per group × ${groups} groups = ${CG * groups}, activation has ${C}`);
+      }
+      if (op.b !== undefined) c.expectShape('bias', op.b, [OC], 'one per output channel');
+      if (H + 2 * pad < KH || W + 2 * pad < KW) c.mismatch(`kernel ${KH}×${KW} is larger than the padded input ${H + 2 * pad}×${W + 2 * pad}`);
+      return { out: [OC, Math.floor((H + 2 * pad - KH) / stride) + 1, Math.floor((W + 2 * pad - KW) / stride) + 1] };
+    },
+  },
+  linear: {
+    placement: 'new',
+    infer(op, x, c) {
+      c.rank([1, 2], 'a [K] or [M, K] activation');
+      const xs = fmtShape(x.shape, x.variable);
+      if (x.variable && x.shape.length === 1) c.mismatch(`input ${xs} has a variable length`);
+      const K = x.shape[x.shape.length - 1];
+      const ws = c.tensor('weight', op.w);
+      if (ws.length !== 2) c.mismatch(`weight '${op.w}' is ${fmtShape(ws)}, expected [N, K]`);
+      const [N, WK] = ws;
+      if (WK !== K) c.mismatch(`weight '${op.w}' has ${WK} inputs (K), activation ${xs} has ${K}`);
+      if (op.b !== undefined) c.expectShape('bias', op.b, [N], 'one per output');
+      return { out: x.shape.length === 1 ? [N] : [x.shape[0], N] };
+    },
+  },
+  maxpool2d: { placement: 'new', infer: (op, x, c) => ({ out: windowOut(c, x, op.k, op.stride ?? op.k, op.pad ?? 0, 'window') }) },
+  avgpool2d: { placement: 'new', infer: (op, x, c) => ({ out: windowOut(c, x, op.k, op.stride ?? op.k, op.pad ?? 0, 'window') }) },
+  gap: {
+    placement: 'new',
+    infer(_op, x, c) { c.rank([3], 'a [C, H, W] activation'); return { out: [x.shape[0]] }; },
+  },
+  flatten: {
+    placement: 'view',
+    infer(_op, x, c) {
+      if (x.variable) c.mismatch(`cannot flatten ${fmtShape(x.shape, x.variable)}: its size would depend on the token count T`);
+      return { out: [elementCount(x.shape, c.where)] };
+    },
+  },
+  relu: elementwise,
+  relu6: elementwise,
+  gelu: elementwise,
+  sigmoid: elementwise,
+  tanh: elementwise,
+  gelu_tanh: elementwise,
+  hardsigmoid: elementwise,
+  hardswish: elementwise,
+  clip: elementwise,
+  affine: {
+    placement: 'inplace',
+    infer(op, x, c) {
+      const C = x.shape.length === 3 ? x.shape[0] : x.shape[x.shape.length - 1];
+      if (x.variable && x.shape.length === 1) c.mismatch(`input ${fmtShape(x.shape, x.variable)} has a variable length`);
+      for (const [field, name] of [['scale', op.w], ['shift', op.b]] as const) {
+        if (name === undefined) continue;
+        const ts = c.tensor(field, name);
+        if (ts.length !== 1 || (ts[0] !== 1 && ts[0] !== C)) {
+          c.mismatch(`${field} '${name}' is ${fmtShape(ts)}, expected [${C}] (one per ${x.shape.length === 3 ? 'channel' : 'feature'}) or [1]`);
+        }
+      }
+      if (op.w !== undefined && op.b !== undefined && c.tensor('scale', op.w)[0] !== c.tensor('shift', op.b)[0]) {
+        c.mismatch(`scale '${op.w}' and shift '${op.b}' differ in length`);
+      }
+      return { out: x.shape };
+    },
+  },
+  mul: {
+    // The result may be larger than x (a per-channel gate times the saved map): never written over x.
+    placement: 'new',
+    infer(op, x, c) {
+      const s = c.saved(op.name);
+      const same = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+      // b broadcasts onto a: [C] onto [C, H, W] (per channel) or [D] onto [T, D] (per feature)
+      const onto = (a: Act, b: Act) => !b.variable && b.shape.length === 1
+        && ((a.shape.length === 3 && a.shape[0] === b.shape[0]) || (a.shape.length === 2 && a.shape[1] === b.shape[0]));
+      if (same(x.shape, s.shape) && x.variable === s.variable) return { out: x.shape };
+      if (onto(x, s)) return { out: x.shape };
+      if (onto(s, x)) return { out: s.shape, variable: s.variable };
+      return c.mismatch(`activation ${fmtShape(x.shape, x.variable)} and saved '${op.name}' ${fmtShape(s.shape, s.variable)} neither match nor broadcast (per channel or per feature)`);
+    },
+  },
+  pad: {
+    placement: 'new',
+    infer(op, x, c) {
+      c.rank([3], 'a [C, H, W] activation');
+      const [C, H, W] = x.shape;
+      return { out: [C, (op.top ?? 0) + H + (op.bottom ?? 0), (op.left ?? 0) + W + (op.right ?? 0)] };
+    },
+  },
+  concat: {
+    placement: 'new',
+    infer(op, x, c) {
+      const s = c.saved(op.name);
+      c.rank([1, 3], 'a [C, H, W] or [N] activation');
+      if (s.shape.length !== x.shape.length || s.shape.some((d, i) => i > 0 && d !== x.shape[i])) {
+        c.mismatch(`activation ${fmtShape(x.shape)} and saved '${op.name}' ${fmtShape(s.shape)} differ in more than their first dim`);
+      }
+      return { out: [s.shape[0] + x.shape[0], ...x.shape.slice(1)] };
+    },
+  },
+  save: {
+    placement: 'pin',
+    infer(op, x, c) { elementCount(x.shape, c.where); c.save(op.name, x); return { out: x.shape }; },
+  },
+  add: {
+    placement: 'inplace',
+    infer(op, x, c) {
+      const s = c.saved(op.name);
+      if (s.variable !== x.variable || s.shape.length !== x.shape.length || s.shape.some((d, i) => d !== x.shape[i])) {
+        c.mismatch(`activation ${fmtShape(x.shape, x.variable)} and saved '${op.name}' ${fmtShape(s.shape, s.variable)} differ`);
+      }
+      return { out: x.shape };
+    },
+  },
+  layernorm: {
+    placement: 'inplace',
+    infer(op, x, c) {
+      const D = x.shape[x.shape.length - 1];
+      if (x.variable && x.shape.length === 1) c.mismatch(`input ${fmtShape(x.shape, x.variable)} has a variable length`);
+      c.expectShape('gain', op.g, [D], 'the last dim of the activation');
+      c.expectShape('bias', op.b, [D], 'the last dim of the activation');
+      return { out: x.shape };
+    },
+  },
+  embed: {
+    placement: 'new',
+    infer(op, x, c) {
+      if (!x.tokens) c.mismatch(`needs token ids, got a float activation ${fmtShape(x.shape, x.variable)}`);
+      const T = x.shape[0];
+      const tok = c.tensor('table', op.tok);
+      if (tok.length !== 2) c.mismatch(`token table '${op.tok}' is ${fmtShape(tok)}, expected [V, D]`);
+      const [V, D] = tok;
+      if (V < c.vocabSize) c.mismatch(`token table '${op.tok}' has ${V} rows, the vocabulary has ${c.vocabSize} ids`);
+      const pos = c.tensor('table', op.pos);
+      if (pos.length !== 2) c.mismatch(`position table '${op.pos}' is ${fmtShape(pos)}, expected [P, D]`);
+      if (pos[1] !== D) c.mismatch(`position table '${op.pos}' has width ${pos[1]}, token table '${op.tok}' has ${D}`);
+      if (pos[0] < T) c.mismatch(`position table '${op.pos}' has ${pos[0]} rows, sequences have up to ${T} tokens`);
+      return { out: [T, D] };
+    },
+  },
+  attention: {
+    placement: 'new',
+    infer(op, x, c) {
+      c.rank([2], 'a [T, D] activation');
+      const [T, D] = x.shape;
+      const xs = fmtShape(x.shape, x.variable);
+      if (D % op.heads !== 0) c.mismatch(`${op.heads} heads do not divide the width ${D} of ${xs}`);
+      c.expectShape('weight', op.wqkv, [3 * D, D], 'in-projection [3D, D]');
+      c.expectShape('bias', op.bqkv, [3 * D], 'in-projection bias [3D]');
+      c.expectShape('weight', op.wo, [D, D], 'out-projection [D, D]');
+      c.expectShape('bias', op.bo, [D], 'out-projection bias [D]');
+      const scratch = 3 * T * D + op.heads * T * T;
+      if (scratch > SPX_LIMITS.elements) throw new SpxError('TOO_LARGE', `${c.where}: attention over ${xs} with ${op.heads} heads needs more than 2^28 scratch elements`);
+      return { out: x.shape, scratch };
+    },
+  },
+  seqmean: {
+    placement: 'new',
+    infer(_op, x, c) { c.rank([2], 'a [T, D] activation'); return { out: [x.shape[1]], variable: false }; },
+  },
+  seqfirst: {
+    placement: 'view',
+    infer(_op, x, c) { c.rank([2], 'a [T, D] activation'); return { out: [x.shape[1]], variable: false }; },
+  },
+};
 
 class BlockWalker {
   private readonly opShapes: OpShape[] = [];
@@ -233,7 +501,7 @@ class BlockWalker {
 
   constructor(
     private readonly tensorShapes: Record<string, number[]>,
-    private readonly input: Act,
+    input: Act,
     private readonly vocabSize: number,
   ) {
     this.x = input;
@@ -241,155 +509,46 @@ class BlockWalker {
     this.maxElements = elementCount(input.shape, 'input');
   }
 
-  private tensor(where: string, field: string, name: string): number[] {
-    if (!Object.prototype.hasOwnProperty.call(this.tensorShapes, name)) {
-      throw new SpxError('BAD_TENSOR', `${where}: ${field} '${name}' is not in the tensors table`);
-    }
-    return this.tensorShapes[name];
-  }
-
-  private expectShape(where: string, field: string, name: string, expected: number[], meaning: string): number[] {
-    const s = this.tensor(where, field, name);
-    if (s.length !== expected.length || s.some((d, i) => d !== expected[i])) {
-      throw new SpxError('SHAPE_MISMATCH', `${where}: ${field} '${name}' is ${fmtShape(s)}, expected ${fmtShape(expected)} (${meaning})`);
-    }
-    return s;
-  }
-
-  private mismatch(where: string, msg: string): never {
-    throw new SpxError('SHAPE_MISMATCH', `${where}: ${msg}`);
-  }
-
   step(op: Op, where: string): void {
     const x = this.x;
     const w = `${where} (${op.op})`;
-    const xs = fmtShape(x.shape, x.variable);
-    if (x.tokens && op.op !== 'embed') this.mismatch(w, `receives token ids ${xs}; only embed takes token ids`);
-    const rank = (r: number[], what: string) => {
-      if (!r.includes(x.shape.length)) this.mismatch(w, `needs ${what}, got ${xs}`);
+    const mismatch = (msg: string): never => { throw new SpxError('SHAPE_MISMATCH', `${w}: ${msg}`); };
+    const tensor = (field: string, name: string): number[] => {
+      if (!Object.prototype.hasOwnProperty.call(this.tensorShapes, name)) {
+        throw new SpxError('BAD_TENSOR', `${w}: ${field} '${name}' is not in the tensors table`);
+      }
+      return this.tensorShapes[name];
     };
-    let out: number[];
-    let variable = x.variable;
-    let scratch = 0;
-    switch (op.op) {
-      case 'conv2d': {
-        rank([3], 'a [C, H, W] activation');
-        const [C, H, W] = x.shape;
-        const ws = this.tensor(w, 'weight', op.w);
-        if (ws.length !== 4) this.mismatch(w, `weight '${op.w}' is ${fmtShape(ws)}, expected [OC, C/groups, KH, KW]`);
-        const [OC, CG, KH, KW] = ws;
-        const groups = op.groups ?? 1, stride = op.stride ?? 1, pad = op.pad ?? 0;
-        if (C % groups !== 0) this.mismatch(w, `groups ${groups} does not divide the ${C} input channels of ${xs}`);
-        if (OC % groups !== 0) this.mismatch(w, `groups ${groups} does not divide the ${OC} output channels of weight '${op.w}'`);
-        if (CG * groups !== C) {
-          this.mismatch(w, groups === 1
-            ? `weight '${op.w}' has ${CG} input channels, activation has ${C}`
-            : `weight '${op.w}' has ${CG} input channels per group × ${groups} groups = ${CG * groups}, activation has ${C}`);
+    const ctx: RuleContext = {
+      where: w,
+      vocabSize: this.vocabSize,
+      tensor,
+      expectShape: (field, name, expected, meaning) => {
+        const s = tensor(field, name);
+        if (s.length !== expected.length || s.some((d, i) => d !== expected[i])) {
+          mismatch(`${field} '${name}' is ${fmtShape(s)}, expected ${fmtShape(expected)} (${meaning})`);
         }
-        if (op.b !== undefined) this.expectShape(w, 'bias', op.b, [OC], 'one per output channel');
-        if (H + 2 * pad < KH || W + 2 * pad < KW) {
-          this.mismatch(w, `kernel ${KH}×${KW} is larger than the padded input ${H + 2 * pad}×${W + 2 * pad}`);
-        }
-        out = [OC, Math.floor((H + 2 * pad - KH) / stride) + 1, Math.floor((W + 2 * pad - KW) / stride) + 1];
-        break;
-      }
-      case 'linear': {
-        rank([1, 2], 'a [K] or [M, K] activation');
-        if (x.variable && x.shape.length === 1) this.mismatch(w, `input ${xs} has a variable length`);
-        const K = x.shape[x.shape.length - 1];
-        const ws = this.tensor(w, 'weight', op.w);
-        if (ws.length !== 2) this.mismatch(w, `weight '${op.w}' is ${fmtShape(ws)}, expected [N, K]`);
-        const [N, WK] = ws;
-        if (WK !== K) this.mismatch(w, `weight '${op.w}' has ${WK} inputs (K), activation ${xs} has ${K}`);
-        if (op.b !== undefined) this.expectShape(w, 'bias', op.b, [N], 'one per output');
-        out = x.shape.length === 1 ? [N] : [x.shape[0], N];
-        break;
-      }
-      case 'maxpool2d':
-      case 'avgpool2d': {
-        rank([3], 'a [C, H, W] activation');
-        const [C, H, W] = x.shape;
-        const k = op.k, stride = op.stride ?? k, pad = op.pad ?? 0;
-        if (H + 2 * pad < k || W + 2 * pad < k) this.mismatch(w, `window ${k}×${k} is larger than the padded input ${H + 2 * pad}×${W + 2 * pad}`);
-        out = [C, Math.floor((H + 2 * pad - k) / stride) + 1, Math.floor((W + 2 * pad - k) / stride) + 1];
-        break;
-      }
-      case 'gap':
-        rank([3], 'a [C, H, W] activation');
-        out = [x.shape[0]];
-        break;
-      case 'flatten':
-        if (x.variable) this.mismatch(w, `cannot flatten ${xs}: its size would depend on the token count T`);
-        out = [elementCount(x.shape, w)];
-        break;
-      case 'relu':
-      case 'relu6':
-      case 'gelu':
-        out = x.shape;
-        break;
-      case 'save': {
-        const prev = this.slots.get(op.name);
-        const n = elementCount(x.shape, w);
-        this.slots.set(op.name, { act: x, max: Math.max(prev?.max ?? 0, n) });
-        out = x.shape;
-        break;
-      }
-      case 'add': {
-        const slot = this.slots.get(op.name);
-        if (!slot) throw new SpxError('BAD_HEADER', `${w}: no earlier save in this block is named '${op.name}'`);
-        const s = slot.act;
-        if (s.variable !== x.variable || s.shape.length !== x.shape.length || s.shape.some((d, i) => d !== x.shape[i])) {
-          this.mismatch(w, `activation ${xs} and saved '${op.name}' ${fmtShape(s.shape, s.variable)} differ`);
-        }
-        out = x.shape;
-        break;
-      }
-      case 'layernorm': {
-        const D = x.shape[x.shape.length - 1];
-        if (x.variable && x.shape.length === 1) this.mismatch(w, `input ${xs} has a variable length`);
-        this.expectShape(w, 'gain', op.g, [D], 'the last dim of the activation');
-        this.expectShape(w, 'bias', op.b, [D], 'the last dim of the activation');
-        out = x.shape;
-        break;
-      }
-      case 'embed': {
-        if (!x.tokens) this.mismatch(w, `needs token ids, got a float activation ${xs}`);
-        const T = x.shape[0];
-        const tok = this.tensor(w, 'table', op.tok);
-        if (tok.length !== 2) this.mismatch(w, `token table '${op.tok}' is ${fmtShape(tok)}, expected [V, D]`);
-        const [V, D] = tok;
-        if (V < this.vocabSize) this.mismatch(w, `token table '${op.tok}' has ${V} rows, the vocabulary has ${this.vocabSize} ids`);
-        const pos = this.tensor(w, 'table', op.pos);
-        if (pos.length !== 2) this.mismatch(w, `position table '${op.pos}' is ${fmtShape(pos)}, expected [P, D]`);
-        if (pos[1] !== D) this.mismatch(w, `position table '${op.pos}' has width ${pos[1]}, token table '${op.tok}' has ${D}`);
-        if (pos[0] < T) this.mismatch(w, `position table '${op.pos}' has ${pos[0]} rows, sequences have up to ${T} tokens`);
-        out = [T, D];
-        break;
-      }
-      case 'attention': {
-        rank([2], 'a [T, D] activation');
-        const [T, D] = x.shape;
-        if (D % op.heads !== 0) this.mismatch(w, `${op.heads} heads do not divide the width ${D} of ${xs}`);
-        this.expectShape(w, 'weight', op.wqkv, [3 * D, D], 'in-projection [3D, D]');
-        this.expectShape(w, 'bias', op.bqkv, [3 * D], 'in-projection bias [3D]');
-        this.expectShape(w, 'weight', op.wo, [D, D], 'out-projection [D, D]');
-        this.expectShape(w, 'bias', op.bo, [D], 'out-projection bias [D]');
-        scratch = 3 * T * D + op.heads * T * T;
-        if (scratch > SPX_LIMITS.elements) throw new SpxError('TOO_LARGE', `${w}: attention over ${xs} with ${op.heads} heads needs more than 2^28 scratch elements`);
-        out = x.shape;
-        break;
-      }
-      case 'seqmean':
-      case 'seqfirst':
-        rank([2], 'a [T, D] activation');
-        out = [x.shape[1]];
-        variable = false;
-        break;
-      default: {
-        const never: never = op;
-        throw new SpxError('UNKNOWN_OP', `${where}: unknown op ${describe((never as { op: unknown }).op)}`);
-      }
-    }
+        return s;
+      },
+      mismatch,
+      rank: (ranks, what) => { if (!ranks.includes(x.shape.length)) mismatch(`needs ${what}, got ${fmtShape(x.shape, x.variable)}`); },
+      save: (name, a) => {
+        const prev = this.slots.get(name);
+        this.slots.set(name, { act: a, max: Math.max(prev?.max ?? 0, elementCount(a.shape, w)) });
+      },
+      saved: (name) => {
+        const slot = this.slots.get(name);
+        if (!slot) throw new SpxError('BAD_HEADER', `${w}: no earlier save in this block is named '${name}'`);
+        return slot.act;
+      },
+    };
+    if (x.tokens && op.op !== 'embed') mismatch(`receives token ids ${fmtShape(x.shape, x.variable)}; only embed takes token ids`);
+    const rule = OP_RULES[op.op] as OpRule | undefined;
+    if (!rule) throw new SpxError('UNKNOWN_OP', `${where}: unknown op ${describe(op.op)}`);
+    const r = rule.infer(op, x, ctx);
+    const out = r.out;
+    const variable = r.variable ?? x.variable;
+    const scratch = r.scratch ?? 0;
     const n = elementCount(out, `${w}: output`);
     this.maxElements = Math.max(this.maxElements, n);
     this.maxScratch = Math.max(this.maxScratch, scratch);
@@ -407,6 +566,16 @@ class BlockWalker {
       saveSlots, saveElements: saveSlots.reduce((a, s) => a + s.elements, 0),
     };
   }
+}
+
+/**
+ * Shapes through one block of ops (defaults filled in) from `input`, validating each op against it: the walk the
+ * reader makes for every layer and exit, for tools and tests that build blocks op by op.
+ */
+export function inferBlock(ops: Op[], input: Act, tensorShapes: Record<string, number[]>, vocabSize = 0): BlockShapes {
+  const walker = new BlockWalker(tensorShapes, input, vocabSize);
+  ops.forEach((op, j) => walker.step(normalizeOp(op, `op ${j + 1}`), `op ${j + 1}`));
+  return walker.finish();
 }
 
 function opsOf(block: unknown, where: string): unknown[] {

@@ -21,7 +21,8 @@ export const ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'relu6', 'gel
 export interface Conv2dOp { op: 'conv2d'; w: string; b?: string; stride?: number; pad?: number; groups?: number; act?: Activation }
 export interface LinearOp { op: 'linear'; w: string; b?: string; act?: Activation }
 export interface MaxPool2dOp { op: 'maxpool2d'; k: number; stride?: number; pad?: number }
-export interface AvgPool2dOp { op: 'avgpool2d'; k: number; stride?: number; pad?: number }
+/** `excludePad`: divide by the window positions inside the image (PyTorch's count_include_pad=False), not k·k. */
+export interface AvgPool2dOp { op: 'avgpool2d'; k: number; stride?: number; pad?: number; excludePad?: boolean }
 export interface GapOp { op: 'gap' }
 export interface FlattenOp { op: 'flatten' }
 export interface ReluOp { op: 'relu' }
@@ -32,17 +33,44 @@ export interface AddOp { op: 'add'; name: string }
 export interface LayerNormOp { op: 'layernorm'; g: string; b: string; eps?: number }
 export interface EmbedOp { op: 'embed'; tok: string; pos: string }
 /** `window` > 0: query i sees only keys j with |i − j| ≤ window (local attention); 0 or absent: every key. */
-export interface AttentionOp { op: 'attention'; heads: number; wqkv: string; bqkv: string; wo: string; bo: string; window?: number }
+export interface AttentionOp {
+  op: 'attention'; heads: number; wqkv: string; bqkv: string; wo: string; bo: string; window?: number;
+  /** true: query i sees only keys j ≤ i (with `window`, also j ≥ i − window); absent or false: both sides. */
+  causal?: boolean;
+}
 export interface SeqMeanOp { op: 'seqmean' }
 export interface SeqFirstOp { op: 'seqfirst' }
+export interface SigmoidOp { op: 'sigmoid' }
+export interface TanhOp { op: 'tanh' }
+/** GELU's tanh approximation ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+export interface GeluTanhOp { op: 'gelu_tanh' }
+/** max(0, min(1, alpha·x + beta)); the reader fills ONNX's defaults alpha = 0.2, beta = 0.5. */
+export interface HardSigmoidOp { op: 'hardsigmoid'; alpha?: number; beta?: number }
+/** x·max(0, min(1, x/6 + ½)). */
+export interface HardSwishOp { op: 'hardswish' }
+/** min(max(x, min), max); a bound left out is no bound. */
+export interface ClipOp { op: 'clip'; min?: number; max?: number }
+/**
+ * x·w + b, `w` and `b` (at least one) of length 1 or the channel count: per channel on [C, H, W], per feature (the last
+ * dim) on [T, D] and [N].
+ */
+export interface AffineOp { op: 'affine'; w?: string; b?: string }
+/** x ⊙ saved[name]: the same shape, or one of the two per channel / per feature of the other (the result is the larger). */
+export interface MulOp { op: 'mul'; name: string }
+/** Zero padding of a [C, H, W] image, any amount on each side (defaults 0). */
+export interface PadOp { op: 'pad'; top?: number; bottom?: number; left?: number; right?: number }
+/** concat(saved[name], x) along dim 0 (channels of [C, H, W], or vectors); `xFirst`: concat(x, saved[name]). */
+export interface ConcatOp { op: 'concat'; name: string; xFirst?: boolean }
 
 export type Op =
   | Conv2dOp | LinearOp | MaxPool2dOp | AvgPool2dOp | GapOp | FlattenOp | ReluOp | Relu6Op | GeluOp
-  | SaveOp | AddOp | LayerNormOp | EmbedOp | AttentionOp | SeqMeanOp | SeqFirstOp;
+  | SaveOp | AddOp | LayerNormOp | EmbedOp | AttentionOp | SeqMeanOp | SeqFirstOp
+  | SigmoidOp | TanhOp | GeluTanhOp | HardSigmoidOp | HardSwishOp | ClipOp | AffineOp | MulOp | PadOp | ConcatOp;
 export type OpName = Op['op'];
 export const OP_NAMES: readonly OpName[] = [
   'conv2d', 'linear', 'maxpool2d', 'avgpool2d', 'gap', 'flatten', 'relu', 'relu6', 'gelu',
   'save', 'add', 'layernorm', 'embed', 'attention', 'seqmean', 'seqfirst',
+  'sigmoid', 'tanh', 'gelu_tanh', 'hardsigmoid', 'hardswish', 'clip', 'affine', 'mul', 'pad', 'concat',
 ];
 
 export type ImageInput = { kind: 'image'; shape: [number, number, number] };

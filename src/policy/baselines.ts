@@ -1,5 +1,8 @@
 // Baselines: they share the SplitPolicy interface so that every driver and report treats them like the learners.
+import { mulberry32 } from '../util/random.js';
 import { PolicyError, type ExitRule, type Observation, type SplitPolicy } from './types.js';
+
+export { mulberry32 };
 
 function checkArm(k: number, L: number): number {
   if (!Number.isInteger(L) || L < 1) throw new PolicyError('BAD_DEPTH', `number of layers must be an integer ≥ 1, got ${L}`);
@@ -10,6 +13,7 @@ function checkArm(k: number, L: number): number {
 /** Always split at layer k (`fixed:k`); `final` is k = L (the whole network on the device). */
 export class FixedPolicy implements SplitPolicy {
   readonly exitRule: ExitRule = 'split';
+  readonly sideExits = false;
   readonly name: string;
   readonly L: number;
   readonly arm: number;
@@ -33,28 +37,19 @@ export class FinalPolicy extends FixedPolicy {
 export class EarlyExitPolicy implements SplitPolicy {
   readonly name = 'early-exit';
   readonly exitRule: ExitRule = 'cascade';
+  // The cascade evaluates exits 1, 2, … anyway (its exit rule), never beyond the first confident one.
+  readonly sideExits = false;
   readonly L: number;
   constructor(L: number) { this.L = checkArm(L, L); }
   chooseArm(_t: number): number { return this.L; }
   observe(_obs: Observation): void {}
 }
 
-/** mulberry32: small seeded PRNG, so that `random` is reproducible from its seed. */
-export function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A uniformly random split layer per sample, from a seeded generator. */
 export class RandomPolicy implements SplitPolicy {
   readonly name = 'random';
   readonly exitRule: ExitRule = 'split';
+  readonly sideExits = false;
   readonly L: number;
   private readonly next: () => number;
   constructor(L: number, seed = 1) {

@@ -1,10 +1,17 @@
 // Policy names as the CLI and reports spell them → policy objects.
 import { EarlyExitPolicy, FinalPolicy, FixedPolicy, OraclePolicy, RandomPolicy } from './baselines.js';
 import { PolicyError, type CostModel, type ResolvedCosts, type SplitPolicy } from './types.js';
-import { SplitEEPolicy, SplitEESPolicy, SplitEESUPolicy } from './ucb.js';
+import { DiscountedUcbPolicy, SlidingWindowUcbPolicy } from './discounted.js';
+import { SplitEEPolicy, SplitEESPolicy, SplitEESReleasedPolicy, SplitEESUPolicy } from './ucb.js';
 
 /** Every name `createPolicy` accepts; `fixed:k` stands for fixed:1 … fixed:L. */
-export const POLICY_NAMES = ['splitee', 'splitee-s', 'splitee-su', 'final', 'early-exit', 'fixed:k', 'random', 'oracle'] as const;
+export const POLICY_NAMES = ['splitee', 'splitee-s', 'splitee-su', 'splitee-s-released', 'splitee-discounted', 'splitee-window', 'final', 'early-exit', 'fixed:k', 'random', 'oracle'] as const;
+
+/**
+ * Names that only a simulator can run: `oracle` needs the whole matrix in advance, `splitee-s-released` learns from
+ * confidences no device computed. The live runner refuses them.
+ */
+export const SIMULATION_ONLY_POLICIES: readonly string[] = ['oracle', 'splitee-s-released'];
 
 export interface PolicyContext {
   /** Number of layers (arms). */
@@ -14,6 +21,10 @@ export interface PolicyContext {
   c?: number;
   /** Seed of `random` (default 1). */
   seed?: number;
+  /** Discount γ of `splitee-discounted` (default DEFAULT_GAMMA). */
+  gamma?: number;
+  /** Window τ of `splitee-window` (default DEFAULT_WINDOW). */
+  window?: number;
   /** The best fixed arm in hindsight; required by `oracle` (the simulator computes it from the matrix). */
   oracleArm?: number;
 }
@@ -24,6 +35,9 @@ export function createPolicy(name: string, ctx: PolicyContext): SplitPolicy {
     case 'splitee': return new SplitEEPolicy(L, ctx.costs, { c: ctx.c });
     case 'splitee-s': return new SplitEESPolicy(L, ctx.costs, { c: ctx.c });
     case 'splitee-su': return new SplitEESUPolicy(L, ctx.costs, { c: ctx.c });
+    case 'splitee-s-released': return new SplitEESReleasedPolicy(L, ctx.costs, { c: ctx.c });
+    case 'splitee-discounted': return new DiscountedUcbPolicy(L, ctx.costs, { c: ctx.c, gamma: ctx.gamma });
+    case 'splitee-window': return new SlidingWindowUcbPolicy(L, ctx.costs, { c: ctx.c, window: ctx.window });
     case 'final': return new FinalPolicy(L);
     case 'early-exit': return new EarlyExitPolicy(L);
     case 'random': return new RandomPolicy(L, ctx.seed ?? 1);

@@ -38,6 +38,16 @@ export interface Observation {
   confidences: ReadonlyArray<number | undefined>;
   /** Informational: the cloud failed for this offloaded sample (then C_L is undefined). */
   degraded?: boolean;
+  /**
+   * C_1..C_L of the sample, every one of them, whether the device computed it or not. Only a simulator knows this,
+   * and it fills it in only for a policy that declares `needsFullRow`; a live runner never does.
+   */
+  fullRow?: ArrayLike<number>;
+  /**
+   * The costs in force for this sample, when they change over the stream (a cost trace, measured costs); a policy
+   * computes this sample's rewards with them. Absent: the costs the policy was built with.
+   */
+  costs?: ResolvedCosts;
 }
 
 export interface SplitPolicy {
@@ -46,6 +56,16 @@ export interface SplitPolicy {
   readonly L: number;
   /** How the chosen arm is executed; see ExitRule. */
   readonly exitRule: ExitRule;
+  /**
+   * The policy learns from side information: the device evaluates every exit 1..k (not only the exits the exit
+   * rule needs) and reports C_1..C_k. Costs device time, so only the policies that use it ask for it.
+   */
+  readonly sideExits: boolean;
+  /**
+   * The policy learns from confidences no device computed (`Observation.fullRow`). Such a policy exists only to
+   * be compared in simulation; a live runner refuses it.
+   */
+  readonly needsFullRow?: boolean;
   /** The split layer 1..L for sample t (0-based over the whole stream). Pure decision: no learning here. */
   chooseArm(t: number): number;
   /** Learn from what sample `obs.t` revealed. May be skipped by the driver (then the policy learns nothing). */
@@ -74,6 +94,16 @@ export interface ResolvedCosts {
   readonly offloadCost: number;
   /** cum[k] = γ_k, the device cost of layers 1..k; cum[0] = 0. Length L + 1. */
   readonly cum: Float64Array;
+  /**
+   * o per split layer, when it depends on where the split is (bytes of the activation at k over the link):
+   * offloadAt[k] for k = 1..L − 1 (length L + 1). Absent: `offloadCost` for every k.
+   */
+  readonly offloadAt?: Float64Array;
+}
+
+/** The offload cost o of a split at layer k. */
+export function offloadOf(costs: ResolvedCosts, k: number): number {
+  return costs.offloadAt ? costs.offloadAt[k] : costs.offloadCost;
 }
 
 function finiteNonNeg(x: unknown): x is number {
@@ -117,7 +147,24 @@ export function splitReward(costs: ResolvedCosts, k: number, ck: number | undefi
   if (k === costs.L) return cL === undefined ? undefined : cL - costs.cum[k];
   if (ck === undefined) return undefined;
   if (ck >= costs.alpha) return ck - costs.cum[k];
-  return cL === undefined ? undefined : cL - costs.cum[k] - costs.offloadCost;
+  return cL === undefined ? undefined : cL - costs.cum[k] - offloadOf(costs, k);
+}
+
+/**
+ * The reward the played arm actually earned, from what was observed (the `exited` flag is the truth of what
+ * happened on the device). Undefined when it needs a confidence nobody saw (e.g. a degraded offload).
+ */
+export function realizedReward(costs: ResolvedCosts, obs: Observation): number | undefined {
+  const L = costs.L;
+  const conf = obs.confidences;
+  if (obs.exited) {
+    const layer = obs.exitLayer ?? obs.arm;
+    const c = conf[layer - 1];
+    return c === undefined ? undefined : c - costs.cum[layer];
+  }
+  if (obs.arm === L) return undefined; // arm L never offloads; an observation saying so is not a reward we can trust
+  const cL = conf[L - 1];
+  return cL === undefined ? undefined : cL - costs.cum[obs.arm] - offloadOf(costs, obs.arm);
 }
 
 /** A policy that keeps per-arm estimates exposes them for diagnostics and tests (index k − 1 ↔ arm k). */

@@ -2,7 +2,7 @@
 // the selection bias of SplitEE-S). Decision and update are separate so that the simulator and the live device
 // runner drive the same objects; see docs/POLICIES.md for the rules and the bias argument.
 import {
-  PolicyError, resolveCosts, splitReward,
+  PolicyError, offloadOf, realizedReward, resolveCosts, splitReward,
   type CostModel, type EstimatingPolicy, type ExitRule, type Observation, type ResolvedCosts,
 } from './types.js';
 
@@ -25,27 +25,11 @@ function checkObservation(obs: Observation, L: number): void {
   if (obs.confidences.length !== L) throw new PolicyError('BAD_OBSERVATION', `observation has ${obs.confidences.length} confidences, expected L = ${L}`);
 }
 
-/**
- * The reward the played arm actually earned, from what was observed (the `exited` flag is the truth of what
- * happened on the device). Undefined when it needs a confidence nobody saw (e.g. a degraded offload).
- */
-export function realizedReward(costs: ResolvedCosts, obs: Observation): number | undefined {
-  const L = costs.L;
-  const conf = obs.confidences;
-  if (obs.exited) {
-    const layer = obs.exitLayer ?? obs.arm;
-    const c = conf[layer - 1];
-    return c === undefined ? undefined : c - costs.cum[layer];
-  }
-  if (obs.arm === L) return undefined; // arm L never offloads; an observation saying so is not a reward we can trust
-  const cL = conf[L - 1];
-  return cL === undefined ? undefined : cL - costs.cum[obs.arm] - costs.offloadCost;
-}
-
 /** SplitEE: UCB1-style index per split layer, updated only from the arm that was played. */
 export class SplitEEPolicy implements EstimatingPolicy {
   readonly name: string = 'splitee';
   readonly exitRule: ExitRule = 'split';
+  readonly sideExits: boolean = false;
   readonly L: number;
   readonly costs: ResolvedCosts;
   readonly c: number;
@@ -79,7 +63,7 @@ export class SplitEEPolicy implements EstimatingPolicy {
 
   observe(obs: Observation): void {
     checkObservation(obs, this.L);
-    const r = realizedReward(this.costs, obs);
+    const r = realizedReward(obs.costs ?? this.costs, obs);
     // No reward without the confidence it depends on: a degraded offload teaches SplitEE nothing.
     if (r !== undefined) { this.sum[obs.arm] += r; this.n[obs.arm] += 1; }
   }
@@ -101,16 +85,54 @@ export class SplitEEPolicy implements EstimatingPolicy {
  */
 export class SplitEESPolicy extends SplitEEPolicy {
   override readonly name: string = 'splitee-s';
+  override readonly sideExits: boolean = true;
 
   override observe(obs: Observation): void {
     super.observe(obs);
-    const costs = this.costs, conf = obs.confidences;
-    const cL = conf[this.L - 1];
+    const costs = obs.costs ?? this.costs, conf = obs.confidences;
+    const cL = this.sideLastExit(obs);
     const top = Math.min(obs.arm, this.L) - 1;
     for (let j = 1; j <= top; j++) {
       const r = splitReward(costs, j, conf[j - 1], cL);
       if (r !== undefined) { this.sum[j] += r; this.n[j] += 1; }
     }
+  }
+
+  /** The C_L that the side updates use: the observed one (undefined when the sample never reached the last layer). */
+  protected sideLastExit(obs: Observation): number | undefined {
+    return obs.confidences[this.L - 1];
+  }
+}
+
+/**
+ * SplitEE-S as the authors' released code runs it (`SplitEE_S.py`): the side arms j < k are updated with
+ * C_L − γ_j − o whenever C_j < α, using the sample's C_L even when the sample exited at k and no device or cloud
+ * ever computed C_L. That needs the whole matrix row, so this policy exists for simulation only
+ * (`needsFullRow`; the live runner refuses it): it lets a reader compare our `splitee-s`, which skips those
+ * updates, with the published numbers. It counts its side updates and how many used an unobserved C_L.
+ */
+export class SplitEESReleasedPolicy extends SplitEESPolicy {
+  override readonly name: string = 'splitee-s-released';
+  readonly needsFullRow = true;
+  /** Side updates made (arms j < k whose C_j was seen, one per arm per sample). */
+  sideUpdateCount = 0;
+  /** Of those, the updates whose reward used a C_L that nobody observed (C_j < α and the sample exited at k). */
+  unobservedUpdateCount = 0;
+
+  protected override sideLastExit(obs: Observation): number | undefined {
+    const row = obs.fullRow, L = this.L;
+    if (row === undefined || row.length !== L) {
+      throw new PolicyError('NEEDS_FULL_ROW', `${this.name} learns from confidences no device computed: only the simulator can run it (it passes every C_1..C_L)`);
+    }
+    const seen = obs.confidences[L - 1], alpha = this.costs.alpha;
+    const top = Math.min(obs.arm, L) - 1;
+    for (let j = 1; j <= top; j++) {
+      const cj = obs.confidences[j - 1];
+      if (cj === undefined) continue;
+      this.sideUpdateCount++;
+      if (cj < alpha && seen === undefined) this.unobservedUpdateCount++;
+    }
+    return row[L - 1];
   }
 }
 
@@ -131,6 +153,7 @@ export class SplitEESPolicy extends SplitEEPolicy {
 export class SplitEESUPolicy implements EstimatingPolicy {
   readonly name: string = 'splitee-su';
   readonly exitRule: ExitRule = 'split';
+  readonly sideExits: boolean = true;
   readonly L: number;
   readonly costs: ResolvedCosts;
   readonly c: number;
@@ -184,8 +207,8 @@ export class SplitEESUPolicy implements EstimatingPolicy {
 
   observe(obs: Observation): void {
     checkObservation(obs, this.L);
-    const L = this.L, k = obs.arm, conf = obs.confidences, cum = this.costs.cum;
-    const alpha = this.costs.alpha, o = this.costs.offloadCost;
+    const costs = obs.costs ?? this.costs;
+    const L = this.L, k = obs.arm, conf = obs.confidences, cum = costs.cum, alpha = costs.alpha;
     const cL = conf[L - 1];
     if (k === L && cL !== undefined) { this.aSum[L] += cL - cum[L]; this.aN[L] += 1; }
     const top = Math.min(k, L - 1);
@@ -193,7 +216,7 @@ export class SplitEESUPolicy implements EstimatingPolicy {
       const cj = conf[j - 1];
       if (cj === undefined) continue;
       const below = cj < alpha;
-      this.aSum[j] += below ? -cum[j] - o : cj - cum[j];
+      this.aSum[j] += below ? -cum[j] - offloadOf(costs, j) : cj - cum[j];
       this.aN[j] += 1;
       if (below) {
         this.qN[j] += 1;

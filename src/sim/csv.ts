@@ -19,13 +19,26 @@ export function csvHeader(L: number): string {
   return cols.join(',');
 }
 
+/**
+ * How the confidences of a CSV are to be read. 'float64' (default): as written. 'float32': the file holds float32
+ * values (an engine's confidences) in their shortest decimal form, and each is read back as that exact float32
+ * value. The two differ below float32 precision only, but a confidence within that distance of α decides the
+ * other way, so a file must be read with the precision it was written in.
+ */
+export type ConfidencePrecision = 'float32' | 'float64';
+
 export interface ParseOptions {
   /** When known, predictions and labels must be < numClasses. */
   numClasses?: number;
+  /** Default 'float64'. */
+  confidences?: ConfidencePrecision;
 }
 
 export function parseMatrixCsv(text: string, opts: ParseOptions = {}): ConfidenceMatrix {
   checkNumClasses(opts.numClasses);
+  const precision = opts.confidences ?? 'float64';
+  if (precision !== 'float32' && precision !== 'float64') throw new RangeError(`confidences must be 'float32' or 'float64', got '${precision}'`);
+  const f32 = precision === 'float32';
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) if (lines[i].endsWith('\r')) lines[i] = lines[i].slice(0, -1);
@@ -58,7 +71,7 @@ export function parseMatrixCsv(text: string, opts: ParseOptions = {}): Confidenc
       if (!FLOAT.test(s)) throw new MatrixError('BAD_NUMBER', line, `c${j + 1}: '${s.slice(0, 40)}' is not a finite number`);
       const x = Number(s);
       checkConfidence(x, line, `c${j + 1}`);
-      conf[i * L + j] = x;
+      conf[i * L + j] = f32 ? Math.fround(x) : x;
     }
     for (let j = 0; j <= L; j++) {
       const col = j < L ? `p${j + 1}` : 'label';
@@ -98,4 +111,40 @@ export function formatMatrixCsv(m: ConfidenceMatrix): string {
     out.push(csvRow(m.conf.subarray(i * L, (i + 1) * L), m.pred.subarray(i * L, (i + 1) * L), m.label[i], i + 2));
   }
   return out.join('\n') + '\n';
+}
+
+/**
+ * The shortest decimal that reads back (through float32) as x, or undefined when x is not a float32 value. An
+ * engine's confidences are float32, so this is exact and about half the length of the float64 form.
+ */
+export function float32Text(x: number): string | undefined {
+  if (Math.fround(x) !== x || !Number.isFinite(x)) return undefined;
+  for (let p = 1; p <= 9; p++) {
+    const s = String(Number(x.toPrecision(p)));
+    if (Math.fround(Number(s)) === x) return s;
+  }
+  return undefined; // unreachable: 9 significant digits always identify a float32
+}
+
+/**
+ * The matrix as CSV text in the shortest form that reads back exactly: float32 confidences in their shortest
+ * float32 form when every one is a float32 value (then the file must be read with `confidences: 'float32'`), else
+ * the float64 form. Returns the text and the precision to read it with.
+ */
+export function formatMatrixCsvCompact(m: ConfidenceMatrix): { text: string; confidences: ConfidencePrecision } {
+  const texts: string[] = new Array(m.conf.length);
+  for (let i = 0; i < m.conf.length; i++) {
+    const t = float32Text(m.conf[i]);
+    if (t === undefined) return { text: formatMatrixCsv(m), confidences: 'float64' };
+    texts[i] = t;
+  }
+  const L = m.L;
+  const lines = [csvHeader(L)];
+  for (let i = 0; i < m.n; i++) {
+    const row = texts.slice(i * L, (i + 1) * L);
+    for (let j = 0; j < L; j++) row.push(String(m.pred[i * L + j]));
+    row.push(String(m.label[i]));
+    lines.push(row.join(','));
+  }
+  return { text: lines.join('\n') + '\n', confidences: 'float32' };
 }

@@ -6,3 +6,4 @@ export * from './regret.js';
 export * from './experiment.js';
 export * from './svg.js';
 export * from './confidence.js';
+export * from './cost-trace.js';

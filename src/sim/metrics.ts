@@ -46,7 +46,7 @@ export function summarize(r: SimResult, m: ConfidenceMatrix, costModel: CostMode
   const costs = resolveCosts(costModel, m.L);
   const n = r.n;
   const accuracy = r.correct / n, cost = r.totalCost / n;
-  const fla = finalLayerAccuracy(m), flc = costs.cum[m.L];
+  const fla = finalLayerAccuracy(m), flc = r.finalLayerCost ?? costs.cum[m.L];
   return {
     policy: r.policy,
     n,

@@ -22,6 +22,21 @@ export function armRewardTotals(m: ConfidenceMatrix, costModel: CostModel | Reso
   return totals;
 }
 
+/**
+ * Total reward of each fixed arm over a stream whose costs change per step: step t plays sample order[t] (file
+ * order without `order`) under costsAt(t). Index k − 1 ↔ arm k.
+ */
+export function armRewardTotalsAt(m: ConfidenceMatrix, costsAt: (t: number) => ResolvedCosts, order?: ArrayLike<number>, from = 0, to?: number): Float64Array {
+  const L = m.L, totals = new Float64Array(L);
+  const end = to ?? (order ? order.length : m.n);
+  for (let t = from; t < end; t++) {
+    const i = order ? order[t] : t, base = i * L, c = costsAt(t);
+    const cL = m.conf[base + L - 1];
+    for (let k = 1; k <= L; k++) totals[k - 1] += splitReward(c, k, m.conf[base + k - 1], cL)!;
+  }
+  return totals;
+}
+
 /** The best fixed arm in hindsight: largest total reward over the matrix, ties to the lowest arm. */
 export function oracleArm(m: ConfidenceMatrix, costModel: CostModel | ResolvedCosts): number {
   return bestArm(armRewardTotals(m, costModel));
@@ -31,7 +46,8 @@ export function oracleArm(m: ConfidenceMatrix, costModel: CostModel | ResolvedCo
  * Cumulative regret against fixed arm `arm` (the oracle's by default): curve[t] = Σ_{s ≤ t} (R_s(arm) − r_s), where
  * r_s is what the policy earned on the same sample. Needs a result simulated with `record: true`.
  */
-export function cumulativeRegret(m: ConfidenceMatrix, costModel: CostModel | ResolvedCosts, result: SimResult, arm?: number): Float64Array {
+export function cumulativeRegret(m: ConfidenceMatrix, costModel: CostModel | ResolvedCosts, result: SimResult, arm?: number,
+  costsAt?: (t: number) => ResolvedCosts): Float64Array {
   if (!result.rewards || !result.samples) throw new TypeError('cumulativeRegret needs a SimResult recorded with { record: true }');
   const costs = resolveCosts(costModel, m.L);
   const k = arm ?? oracleArm(m, costs);
@@ -39,7 +55,7 @@ export function cumulativeRegret(m: ConfidenceMatrix, costModel: CostModel | Res
   let acc = 0;
   for (let t = 0; t < result.n; t++) {
     const i = result.samples[t], base = i * m.L;
-    acc += splitReward(costs, k, m.conf[base + k - 1], m.conf[base + m.L - 1])! - result.rewards[t];
+    acc += splitReward(costsAt ? costsAt(t) : costs, k, m.conf[base + k - 1], m.conf[base + m.L - 1])! - result.rewards[t];
     curve[t] = acc;
   }
   return curve;

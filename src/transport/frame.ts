@@ -157,6 +157,36 @@ function checkLimits(limits: Partial<FrameLimits> | undefined): FrameLimits {
 }
 
 /**
+ * From the first bytes of a frame (as they arrive), the total size its header announces, so that a receiver can
+ * refuse an oversized frame before buffering or decoding it. Returns null while `prefix` is too short to tell, and
+ * undefined when the prefix is not a well-formed frame start (decodeFrame on the whole body names the defect).
+ * Throws FrameError TOO_LARGE when the announced elements or bytes pass `limits`, exactly as decodeFrame would.
+ */
+export function peekFrameSize(prefix: Uint8Array, limits?: Partial<FrameLimits>): number | null | undefined {
+  const lim = checkLimits(limits);
+  const len = prefix.length;
+  for (let i = 0; i < 4 && i < len; i++) if (prefix[i] !== FRAME_MAGIC[i]) return undefined;
+  if (len < FRAME_HEADER_BYTES) return null;
+  const dv = new DataView(prefix.buffer, prefix.byteOffset, len);
+  const dtype = DTYPE_BY_CODE[prefix[6]];
+  const rank = prefix[7];
+  if (dv.getUint16(4, true) !== FRAME_VERSION || !dtype || rank < 1 || rank > MAX_RANK) return undefined;
+  if (len < FRAME_HEADER_BYTES + 4 * rank) return null;
+  let n = 1;
+  const shape: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const d = dv.getUint32(FRAME_HEADER_BYTES + 4 * i, true);
+    if (d === 0) return undefined;
+    n *= d;
+    if (n > lim.maxElements) throw new FrameError('TOO_LARGE', `tensor has more than ${lim.maxElements} elements`);
+    shape.push(d);
+  }
+  const total = frameBytes(dtype, shape);
+  if (total > lim.maxBytes) throw new FrameError('TOO_LARGE', `frame would be ${total} bytes, limit ${lim.maxBytes}`);
+  return total;
+}
+
+/**
  * Parse and verify a frame. Throws FrameError on anything malformed; never allocates more than the frame's own
  * (limit-checked) parameter arrays. Check order: structure and sizes, then the CRC, then the values of reserved
  * fields and parameters (so a flipped bit reads CHECKSUM and a sender bug reads BAD_PARAMS / BAD_HEADER).
@@ -190,9 +220,12 @@ export function decodeFrame(bytes: Uint8Array, limits?: Partial<FrameLimits>): F
   }
   const pBytes = paramsBytes(dtype, shape[0]);
   const want = payloadBytes(dtype, n);
+  // What the dims announce, checked before the fields that follow them (as peekFrameSize does on a prefix).
+  const announced = o + pBytes + 4 + want + 4;
+  if (announced > lim.maxBytes) throw new FrameError('TOO_LARGE', `frame would be ${announced} bytes, limit ${lim.maxBytes}`);
   const paramsAt = o;
   o += pBytes;
-  if (len < o + 4) throw new FrameError(o + 4 > lim.maxBytes ? 'TOO_LARGE' : 'TRUNCATED', 'frame ends inside the quantization parameters');
+  if (len < o + 4) throw new FrameError('TRUNCATED', 'frame ends inside the quantization parameters');
   const payloadLen = dv.getUint32(o, true);
   o += 4;
   if (payloadLen !== want) throw new FrameError('BAD_LENGTH', `payload length ${payloadLen}, ${dtype} × ${JSON.stringify(shape)} needs ${want}`);

@@ -3,7 +3,7 @@
 // Each model gets its own instance (its own memory), so two models never share or fight over buffers. The arena is
 // a bump allocator: a model plans every buffer it will ever need at load time, grows memory once, and the hot path
 // only passes byte offsets to kernels. `mark`/`release` let tests and one-off tools reuse the space.
-import { wasmBase64 } from './binary.generated.js';
+import { wasmBase64, wasmRelaxedBase64 } from './binary.generated.js';
 
 /** The raw exports of assembly/ (see docs/KERNELS.md). Pointers are byte offsets into `memory`. */
 export interface KernelExports {
@@ -24,7 +24,6 @@ export interface KernelExports {
   gelu(x: number, out: number, n: number): void;
   add(a: number, b: number, out: number, n: number): void;
   layernorm(x: number, g: number, b: number, out: number, rows: number, D: number, eps: number): void;
-  softmax(x: number, out: number, rows: number, N: number): void;
   embed(ids: number, T: number, tok: number, pos: number, D: number, out: number): void;
   attention_scratch_bytes(T: number, D: number, heads: number): number;
   attention(x: number, T: number, D: number, heads: number, wqkv: number, bqkv: number, wo: number, bo: number,
@@ -32,17 +31,39 @@ export interface KernelExports {
   seqmean(x: number, out: number, T: number, D: number): void;
   exit_head(logits: number, probs: number, N: number): number;
   quantize_i8(x: number, q: number, n: number, scale: number, zeroPoint: number): void;
-  dequantize_i8(q: number, out: number, n: number, scale: number, zeroPoint: number): void;
-  quantize_i8_channel(x: number, q: number, channels: number, inner: number, scales: number, zeroPoints: number): void;
-  dequantize_i8_channel(q: number, out: number, channels: number, inner: number, scales: number, zeroPoints: number): void;
   minmax(x: number, n: number, out: number): void;
+  /** 1 in the relaxed-SIMD build, 0 in the plain one. */
+  relaxed_simd_build(): number;
 }
 
-export const ACT = { none: 0, relu: 1, relu6: 2, gelu: 3 } as const;
-export type Activation = keyof typeof ACT;
-
 const PAGE = 65536;
-let compiled: Promise<WebAssembly.Module> | undefined;
+
+/**
+ * The two builds of the same kernels: `simd` (WebAssembly SIMD; every multiply-add is a multiply then an add, the
+ * same bits on every engine) and `relaxed` (relaxed SIMD: `f32x4.relaxed_madd`, a fused multiply-add where the CPU
+ * has one; results may differ from `simd` in the last bits, and from one CPU to another).
+ */
+export type WasmKernelBuild = 'simd' | 'relaxed';
+/** `auto`: `relaxed` where the runtime validates relaxed SIMD, else `simd`. */
+export type WasmKernelChoice = WasmKernelBuild | 'auto';
+
+/**
+ * The build used until {@link useWasmKernels} says otherwise: the plain one, so that every runtime (Node, browsers,
+ * Deno, Bun, workerd) computes the same bits by default; relaxed SIMD is one call away.
+ */
+export const DEFAULT_WASM_KERNELS: WasmKernelChoice = 'simd';
+
+/** A kernel build that cannot be used here: `NO_RELAXED_SIMD` (forced `relaxed` on a runtime without it), `BAD_INPUT`. */
+export class WasmKernelError extends Error {
+  constructor(readonly code: 'NO_RELAXED_SIMD' | 'BAD_INPUT', message: string) {
+    super(message);
+    this.name = 'WasmKernelError';
+  }
+}
+
+const compiled: { simd?: Promise<WebAssembly.Module>; relaxed?: Promise<WebAssembly.Module> } = {};
+let precompiled: Promise<WebAssembly.Module> | undefined;
+let choice: WasmKernelChoice = DEFAULT_WASM_KERNELS;
 
 function decodeBase64(b64: string): Uint8Array {
   const bin = atob(b64);
@@ -51,25 +72,69 @@ function decodeBase64(b64: string): Uint8Array {
   return out;
 }
 
-/** Compiles the embedded module once per process; instances are cheap after that. */
-function compiledModule(): Promise<WebAssembly.Module> {
-  compiled ??= WebAssembly.compile(decodeBase64(wasmBase64) as Uint8Array<ArrayBuffer>);
-  return compiled;
+/** Compiles each embedded build at most once per process; instances are cheap after that. */
+function compiledModule(build: WasmKernelBuild): Promise<WebAssembly.Module> {
+  return compiled[build] ??= WebAssembly.compile(decodeBase64(build === 'relaxed' ? wasmRelaxedBase64 : wasmBase64) as Uint8Array<ArrayBuffer>);
+}
+
+/**
+ * Hands over the kernels already compiled, for runtimes that forbid compiling WebAssembly from bytes (Cloudflare
+ * Workers and workerd import a `.wasm` file as a WebAssembly.Module: the package's dist/splitee.wasm). Call it
+ * before the first loadModel.
+ */
+export function useCompiledKernels(module: WebAssembly.Module): void {
+  if (!(module instanceof WebAssembly.Module)) throw new TypeError(`useCompiledKernels takes a WebAssembly.Module, got ${Object.prototype.toString.call(module)}`);
+  precompiled = Promise.resolve(module);
+}
+
+/**
+ * Chooses the kernel build for the models loaded from now on (models already loaded keep theirs): `auto` takes
+ * `relaxed` where {@link wasmRelaxedSimdSupported}, else `simd`; `simd` (the default) forces the plain build (the same
+ * bits on every machine and runtime); `relaxed` forces relaxed SIMD and throws WasmKernelError `NO_RELAXED_SIMD` where the runtime lacks it
+ * (Node 20 needs `--experimental-wasm-relaxed-simd`; Node ≥ 22, Chrome/Edge ≥ 114 and Deno have it). Returns the build
+ * that will be used. Modules handed to {@link useCompiledKernels} are used whatever the choice.
+ */
+export function useWasmKernels(build: WasmKernelChoice): WasmKernelBuild {
+  if (build !== 'auto' && build !== 'simd' && build !== 'relaxed') {
+    throw new WasmKernelError('BAD_INPUT', `the WASM kernel build is 'auto', 'simd' or 'relaxed', got ${JSON.stringify(build)}`);
+  }
+  const resolved = resolveBuild(build);
+  choice = build;
+  return resolved;
+}
+
+/** The build that {@link loadKernels} gives with the current choice (see {@link useWasmKernels}). */
+export function wasmKernelBuild(): WasmKernelBuild {
+  return resolveBuild(choice);
+}
+
+function resolveBuild(build: WasmKernelChoice): WasmKernelBuild {
+  if (build === 'simd') return 'simd';
+  const ok = wasmRelaxedSimdSupported();
+  if (build === 'relaxed' && !ok) {
+    throw new WasmKernelError('NO_RELAXED_SIMD', 'this runtime\'s WebAssembly has no relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd; Node ≥ 22, Chrome/Edge ≥ 114 and Deno have it); use \'auto\' or \'simd\'');
+  }
+  return ok ? 'relaxed' : 'simd';
 }
 
 export class Kernels {
-  readonly k: KernelExports;
+  /** The module's exported kernels and memory. */
+  readonly exports: KernelExports;
+  /** Which build these kernels are (read from the module itself, so a precompiled module reports its own). */
+  readonly build: WasmKernelBuild;
   private top: number;
   private readonly base: number;
 
   constructor(instance: WebAssembly.Instance) {
-    this.k = instance.exports as unknown as KernelExports;
+    this.exports = instance.exports as unknown as KernelExports;
+    // A module built before the relaxed build existed has no such export: it is the plain build.
+    this.build = typeof this.exports.relaxed_simd_build === 'function' && this.exports.relaxed_simd_build() === 1 ? 'relaxed' : 'simd';
     // Static data of the module lives below its initial memory size; the arena starts above it.
-    this.base = align(this.k.memory.buffer.byteLength, 64);
+    this.base = align(this.exports.memory.buffer.byteLength, 64);
     this.top = this.base;
   }
 
-  get memory(): WebAssembly.Memory { return this.k.memory; }
+  get memory(): WebAssembly.Memory { return this.exports.memory; }
 
   /** Bytes handed out so far (the arena's high-water mark is the memory size). */
   get used(): number { return this.top - this.base; }
@@ -78,8 +143,8 @@ export class Kernels {
   alloc(bytes: number, alignment = 64): number {
     const ptr = align(this.top, alignment);
     const end = ptr + Math.max(0, bytes);
-    const have = this.k.memory.buffer.byteLength;
-    if (end > have) this.k.memory.grow(Math.ceil((end - have) / PAGE));
+    const have = this.exports.memory.buffer.byteLength;
+    if (end > have) this.exports.memory.grow(Math.ceil((end - have) / PAGE));
     this.top = end;
     return ptr;
   }
@@ -88,10 +153,10 @@ export class Kernels {
   release(mark: number): void { this.top = Math.max(this.base, mark); }
 
   // Views are made fresh on every call because memory.grow detaches old ArrayBuffers.
-  f32(ptr: number, n: number): Float32Array { return new Float32Array(this.k.memory.buffer, ptr, n); }
-  i32(ptr: number, n: number): Int32Array { return new Int32Array(this.k.memory.buffer, ptr, n); }
-  i8(ptr: number, n: number): Int8Array { return new Int8Array(this.k.memory.buffer, ptr, n); }
-  u8(ptr: number, n: number): Uint8Array { return new Uint8Array(this.k.memory.buffer, ptr, n); }
+  f32(ptr: number, n: number): Float32Array { return new Float32Array(this.exports.memory.buffer, ptr, n); }
+  i32(ptr: number, n: number): Int32Array { return new Int32Array(this.exports.memory.buffer, ptr, n); }
+  i8(ptr: number, n: number): Int8Array { return new Int8Array(this.exports.memory.buffer, ptr, n); }
+  u8(ptr: number, n: number): Uint8Array { return new Uint8Array(this.exports.memory.buffer, ptr, n); }
 
   /** Allocates and fills an f32 buffer (load time and tests). */
   putF32(data: ArrayLike<number>): number {
@@ -103,8 +168,51 @@ export class Kernels {
 
 export function align(n: number, a: number): number { return Math.ceil(n / a) * a; }
 
-/** A fresh kernel instance with its own memory. */
-export async function loadKernels(): Promise<Kernels> {
-  const instance = await WebAssembly.instantiate(await compiledModule(), {});
+/** Bytes one instance's memory can grow to (32-bit WASM memory: 65536 pages of 64 KiB). */
+export const MAX_MEMORY_BYTES = 65536 * PAGE;
+
+/** (func (result v128) i32.const 0 i8x16.splat): valid exactly where WebAssembly has fixed-width SIMD. */
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0, 10, 8, 1, 6, 0, 0x41, 0, 0xfd, 0x0f, 0x0b]);
+
+/**
+ * (func (result v128) three `i32.const 0 i8x16.splat`, f32x4.relaxed_madd): valid exactly where WebAssembly has
+ * relaxed SIMD.
+ */
+const RELAXED_SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0, 10, 19, 1, 17, 0,
+  0x41, 0, 0xfd, 0x0f, 0x41, 0, 0xfd, 0x0f, 0x41, 0, 0xfd, 0x0f, 0xfd, 0x85, 0x02, 0x0b]);
+
+/** Whether this runtime's WebAssembly has relaxed SIMD, which the `relaxed` kernel build needs. */
+export function wasmRelaxedSimdSupported(): boolean {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(RELAXED_SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether this runtime's WebAssembly has SIMD, which every kernel needs. */
+export function wasmSimdSupported(): boolean {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A fresh kernel instance with its own memory. The module is compiled once, asynchronously; instances are made
+ * synchronously (cheap for a compiled module, and allowed on a browser's main thread): Node 20 can deadlock when an
+ * asynchronous instantiation is pending while its event loop has nothing else alive, as a script that only loads
+ * models has. `build` overrides the {@link useWasmKernels} choice for this instance.
+ */
+export async function loadKernels(build: WasmKernelChoice = choice): Promise<Kernels> {
+  const module = await (precompiled ?? compiledModule(resolveBuild(build)));
+  let instance: WebAssembly.Instance;
+  try {
+    instance = new WebAssembly.Instance(module, {});
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e; // a runtime that limits synchronous instantiation says so with a RangeError
+    instance = await WebAssembly.instantiate(module, {});
+  }
   return new Kernels(instance);
 }

@@ -5,19 +5,21 @@
 // and submits dispatches; exit() reads back the N + 1 floats of one exit head; read() reads the current activation
 // (the offload case). Nothing else crosses.
 //
-// Buffer discipline mirrors the WASM backend: elementwise ops, layernorm and add write in place unless their input
-// is pinned (saved for a residual, or the layer output an exit must leave intact); every other op writes a fresh
-// pooled buffer and its input goes back to the pool once nothing pins it. Recycling a buffer while dispatches that
-// read it are still queued is safe: later dispatches run after earlier ones.
+// Activations live in one storage buffer per slot of the buffer plan (src/engine/plan.ts, shared with the WASM
+// backend), allocated at load: the plan says which slot every op reads and writes, so the hot path only records
+// dispatches. Later dispatches run after earlier ones, so a slot may be rewritten while earlier reads are queued.
 import type { Backend } from '../engine/backend.js';
-import { activationShapeAfter, opOutputShape } from '../engine/shapes.js';
+import { planBuffers, shapeAt, TOKENS, type BlockPlan, type BufferPlan } from '../engine/plan.js';
+import { activationShapeAfter } from '../engine/shapes.js';
 import { EngineError, numel, type ExitResult, type ModelInput, type Tensor } from '../engine/types.js';
-import type { Op, SpxModelFile } from '../format/index.js';
+import type { Op, OpName, SpxModelFile } from '../format/index.js';
 import { GpuContext } from './context.js';
 import { deviceFromAdapter } from './device.js';
 import { add } from './ops/add.js';
 import { attention } from './ops/attention.js';
 import { avgpool2d } from './ops/avgpool2d.js';
+import { avgpool2dExclude } from './ops/avgpool2d-exclude.js';
+import { attentionCausal } from './ops/attention-causal.js';
 import { conv2d } from './ops/conv2d.js';
 import { embed } from './ops/embed.js';
 import { decodeExitHead, exitHead, exitHeadOutBytes } from './ops/exit-head.js';
@@ -26,26 +28,125 @@ import { gelu } from './ops/gelu.js';
 import { layernorm } from './ops/layernorm.js';
 import { linear } from './ops/linear.js';
 import { maxpool2d } from './ops/maxpool2d.js';
+import { minmax } from './ops/minmax.js';
+import { quantizedBytes, quantizeI8 } from './ops/quantize-i8.js';
 import { relu } from './ops/relu.js';
 import { relu6 } from './ops/relu6.js';
 import { seqmean } from './ops/seqmean.js';
+import { clip } from './ops/clip.js';
+import { geluTanh } from './ops/gelu-tanh.js';
+import { hardsigmoid } from './ops/hardsigmoid.js';
+import { hardswish } from './ops/hardswish.js';
+import { sigmoid } from './ops/sigmoid.js';
+import { tanh } from './ops/tanh.js';
+import { affine } from './ops/affine.js';
+import { mul } from './ops/mul.js';
+import { pad } from './ops/pad.js';
+import { concat } from './ops/concat.js';
+import { affineWidth, channelLayout, savedShape } from '../engine/broadcast.js';
 import { checkContinues, checkLayerRange, checkTokens } from '../engine/validate.js';
 
-interface Act { buf: GPUBuffer; shape: number[] }
+/** One step's buffers and shapes at run time. */
+interface StepIO { x: GPUBuffer; y: GPUBuffer; other: GPUBuffer | null; s: number[]; out: number[] }
+
+type GpuKernel<O extends Op> = (b: WebGpuBackend, op: O, io: StepIO) => void;
+
+/** Each op of the op set on the WGSL kernels: one entry per op (views and save have no kernel). */
+const layout = ([outer, C, inner]: [number, number, number]) => ({ outer, C, inner });
+
+const WEBGPU_OPS: { [N in OpName]: GpuKernel<Extract<Op, { op: N }>> } = {
+  conv2d: (b, op, { x, y, s }) => {
+    const [OC, , KH, KW] = b.tensorShape(op.w);
+    conv2d(b.ctx, { x, w: b.w(op.w), b: b.w(op.b), out: y, C: s[0], H: s[1], W: s[2], OC, KH, KW,
+      stride: op.stride ?? 1, pad: op.pad ?? 0, groups: op.groups ?? 1, act: op.act ?? 'none' });
+  },
+  linear: (b, op, { x, y, s }) => {
+    const [N, K] = b.tensorShape(op.w);
+    linear(b.ctx, { x, w: b.w(op.w), b: b.w(op.b), out: y, M: numel(s) / K, K, N, act: op.act ?? 'none' });
+  },
+  maxpool2d: (b, op, { x, y, s }) => maxpool2d(b.ctx, { x, out: y, C: s[0], H: s[1], W: s[2], k: op.k, stride: op.stride ?? op.k, pad: op.pad ?? 0 }),
+  avgpool2d: (b, op, { x, y, s }) => (op.excludePad && op.pad ? avgpool2dExclude : avgpool2d)(b.ctx, { x, out: y, C: s[0], H: s[1], W: s[2], k: op.k, stride: op.stride ?? op.k, pad: op.pad ?? 0 }),
+  gap: (b, _op, { x, y, s }) => gap(b.ctx, { x, out: y, C: s[0], HW: s[1] * s[2] }),
+  flatten: () => {},
+  relu: (b, _op, { x, y, s }) => relu(b.ctx, { x, out: y, n: numel(s) }),
+  relu6: (b, _op, { x, y, s }) => relu6(b.ctx, { x, out: y, n: numel(s) }),
+  gelu: (b, _op, { x, y, s }) => gelu(b.ctx, { x, out: y, n: numel(s) }),
+  save: () => {},
+  add: (b, _op, { x, y, other, s }) => add(b.ctx, { a: x, b: other!, out: y, n: numel(s) }),
+  layernorm: (b, op, { x, y, s }) => {
+    const D = s[s.length - 1];
+    layernorm(b.ctx, { x, g: b.w(op.g), b: b.w(op.b), out: y, rows: numel(s) / D, D, eps: op.eps ?? 1e-5 });
+  },
+  embed: (b, op, { x, y, s }) => {
+    const [V, D] = b.tensorShape(op.tok);
+    embed(b.ctx, { ids: x, tok: b.w(op.tok), pos: b.w(op.pos), out: y, T: s[0], D, V, P: b.tensorShape(op.pos)[0] });
+  },
+  attention: (b, op, { x, y, s }) => (op.causal ? attentionCausal : attention)(b.ctx, { x, T: s[0], D: s[1], heads: op.heads, wqkv: b.w(op.wqkv), bqkv: b.w(op.bqkv),
+    wo: b.w(op.wo), bo: b.w(op.bo), out: y, window: op.window ?? 0 }),
+  seqmean: (b, _op, { x, y, s }) => seqmean(b.ctx, { x, out: y, T: s[0], D: s[1] }),
+  seqfirst: () => {}, // row 0 already starts the buffer: a view
+  sigmoid: (b, _op, { x, y, s }) => sigmoid(b.ctx, { x, out: y, n: numel(s) }),
+  tanh: (b, _op, { x, y, s }) => tanh(b.ctx, { x, out: y, n: numel(s) }),
+  gelu_tanh: (b, _op, { x, y, s }) => geluTanh(b.ctx, { x, out: y, n: numel(s) }),
+  hardsigmoid: (b, op, { x, y, s }) => hardsigmoid(b.ctx, { x, out: y, n: numel(s), alpha: op.alpha ?? 0.2, beta: op.beta ?? 0.5 }),
+  hardswish: (b, _op, { x, y, s }) => hardswish(b.ctx, { x, out: y, n: numel(s) }),
+  clip: (b, op, { x, y, s }) => clip(b.ctx, { x, out: y, n: numel(s), min: op.min, max: op.max }),
+  affine: (b, op, { x, y, s }) => {
+    const [outer, C, inner] = channelLayout(s, affineWidth(op, (n) => b.tensorShape(n)));
+    affine(b.ctx, { x, w: b.w(op.w), b: b.w(op.b), out: y, outer, C, inner });
+  },
+  mul: (b, op, { x, y, other, s, out }) => {
+    const saved = savedShape(b.plan, op, s.length === 2 ? s[0] : out.length === 2 ? out[0] : 0);
+    if (numel(saved) === numel(s)) mul(b.ctx, { a: x, b: other!, out: y, n: numel(s) });
+    else if (numel(s) > numel(saved)) affine(b.ctx, { x, w: other!, b: null, out: y, ...layout(channelLayout(s, saved[0])) });
+    else affine(b.ctx, { x: other!, w: x, b: null, out: y, ...layout(channelLayout(out, s[0])) });
+  },
+  pad: (b, op, { x, y, s }) => pad(b.ctx, { x, out: y, C: s[0], H: s[1], W: s[2], top: op.top ?? 0, bottom: op.bottom ?? 0, left: op.left ?? 0, right: op.right ?? 0 }),
+  concat: (b, op, { x, y, other, s, out }) => {
+    const nx = numel(s), ns = numel(out) - nx;
+    if (op.xFirst) concat(b.ctx, { a: x, na: nx, b: other!, nb: ns, out: y });
+    else concat(b.ctx, { a: other!, na: ns, b: x, nb: nx, out: y });
+  },
+};
 
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu' as const;
+  readonly plan: BufferPlan;
   private readonly weights = new Map<string, GPUBuffer>();
   /** Token ids of the current input (maxLen i32), for models whose first op is embed. */
   private readonly ids: GPUBuffer | null;
-  private cur: Act | null = null;
+  /** One storage buffer per slot of the plan. */
+  private readonly slots: GPUBuffer[];
+  private T = 0; // token count of the current input (token models)
   private curLayer = -1; // the layer whose output is current (0 = the raw input loaded)
   private disposed = false;
 
-  private constructor(readonly ctx: GpuContext, private readonly file: SpxModelFile, private readonly ownsContext: boolean) {
+  /** Bytes of GPU memory the model holds: weights, one buffer per slot of the plan, the token ids. */
+  readonly memoryBytes: number;
+
+  private constructor(readonly ctx: GpuContext, private readonly file: SpxModelFile, private readonly ownsContext: boolean,
+    plan: BufferPlan) {
     const h = file.header;
+    this.plan = plan;
     this.uploadWeights();
+    this.slots = this.plan.slots.map((n) => ctx.alloc(n * 4));
     this.ids = h.input.kind === 'tokens' ? ctx.upload(new Int32Array(h.input.maxLen), 'splitee-ids') : null;
+    this.memoryBytes = [...this.weights.values(), ...this.slots, ...(this.ids ? [this.ids] : [])].reduce((a, b) => a + b.size, 0);
+  }
+
+  /** What the model will hold on the GPU, from its plan and tensors, before anything is uploaded. */
+  static plannedBytes(file: SpxModelFile, plan: BufferPlan): number {
+    const names = new Set<string>();
+    for (const op of [...file.header.layers, ...file.header.exits].flatMap((b) => b.ops)) {
+      for (const k of ['w', 'b', 'g', 'tok', 'pos', 'wqkv', 'bqkv', 'wo', 'bo'] as const) {
+        const v = (op as unknown as Record<string, unknown>)[k];
+        if (typeof v === 'string') names.add(v);
+      }
+    }
+    let bytes = plan.activationBytes;
+    for (const n of names) bytes += Math.max(16, 4 * numel(file.header.tensors[n].shape));
+    if (file.header.input.kind === 'tokens') bytes += 4 * file.header.input.maxLen;
+    return bytes;
   }
 
   /**
@@ -53,16 +154,21 @@ export class WebGpuBackend implements Backend {
    * (shared with other models; then dispose() leaves the device alone). In Node, keep the `GPU` object the adapter
    * came from referenced (src/webgpu/node-gpu.ts does): dawn.node shuts down once it is garbage-collected.
    */
-  static async create(file: SpxModelFile, adapterOrContext: GPUAdapter | GpuContext): Promise<WebGpuBackend> {
-    if (adapterOrContext instanceof GpuContext) return new WebGpuBackend(adapterOrContext, file, false);
+  static async create(file: SpxModelFile, adapterOrContext: GPUAdapter | GpuContext, opts: { maxMemoryBytes?: number } = {}): Promise<WebGpuBackend> {
+    const plan = planBuffers(file);
+    const need = WebGpuBackend.plannedBytes(file, plan);
+    if (opts.maxMemoryBytes !== undefined && need > opts.maxMemoryBytes) {
+      throw new EngineError('TOO_LARGE', `${file.header.name} needs ${need} bytes of GPU memory, more than maxMemoryBytes (${opts.maxMemoryBytes})`);
+    }
+    if (adapterOrContext instanceof GpuContext) return new WebGpuBackend(adapterOrContext, file, false, plan);
     const { device, adapterName } = await deviceFromAdapter(adapterOrContext);
-    return new WebGpuBackend(new GpuContext(device, adapterName), file, true);
+    return new WebGpuBackend(new GpuContext(device, adapterName), file, true, plan);
   }
 
   /** The adapter's name as the device reports it (for benchmarks and logs). */
   get adapterName(): string { return this.ctx.adapterName; }
 
-  private tensorShape(name: string): number[] {
+  tensorShape(name: string): number[] {
     const e = this.file.header.tensors[name];
     if (!e) throw new EngineError('BAD_INPUT', `tensor '${name}' is not in the model`);
     return e.shape;
@@ -79,15 +185,16 @@ export class WebGpuBackend implements Backend {
         case 'linear': case 'conv2d': put(op.w); put(op.b); break;
         case 'layernorm': put(op.g); put(op.b); break;
         case 'embed': put(op.tok); put(op.pos); break;
+        case 'affine': put(op.w); put(op.b); break;
         case 'attention': put(op.wqkv); put(op.bqkv); put(op.wo); put(op.bo); break;
         default: break;
       }
     }
   }
 
-  private w(name: string): GPUBuffer;
-  private w(name: string | undefined): GPUBuffer | null;
-  private w(name: string | undefined): GPUBuffer | null {
+  w(name: string): GPUBuffer;
+  w(name: string | undefined): GPUBuffer | null;
+  w(name: string | undefined): GPUBuffer | null {
     if (!name) return null;
     const b = this.weights.get(name);
     if (!b) throw new EngineError('BAD_INPUT', `tensor '${name}' was not uploaded`);
@@ -98,32 +205,29 @@ export class WebGpuBackend implements Backend {
     if (this.disposed) throw new EngineError('DISPOSED', 'this model was disposed');
   }
 
+  private slot(s: number): GPUBuffer { return s === TOKENS ? this.ids! : this.slots[s]; }
+
   async run(input: ModelInput | null, from: number, to: number): Promise<void> {
     this.check();
     checkLayerRange(this.file.header.layers.length, from, to);
     if (input === null) checkContinues(this.curLayer, from);
     else this.load(input, from - 1);
     for (let l = from; l <= to; l++) {
-      const layer = this.file.header.layers[l - 1];
-      this.cur = this.execOps(layer.ops, this.cur!, false, `layer ${l}`);
+      this.exec(this.plan.layers[l - 1]);
       this.curLayer = l;
     }
     // Start the GPU on this work now; the next read or exit waits for it anyway.
     this.ctx.flush();
   }
 
-  /** Makes `input` (the output of layer `after`, or the model input when after = 0) the current activation. */
+  /** Writes `input` (the output of layer `after`, or the model input when after = 0) into that layer's slot. */
   private load(input: ModelInput, after: number): void {
     const h = this.file.header;
-    this.release(this.cur);
-    this.cur = null;
     this.curLayer = -1;
     if (after === 0 && h.input.kind === 'tokens') {
       checkTokens(h, input);
-      const T = input.length;
+      this.T = input.length;
       this.ctx.write(this.ids!, input);
-      // The ids buffer is not pooled: the activation "is" the ids until embed replaces it (never released).
-      this.cur = { buf: this.ids!, shape: [T] };
       this.curLayer = 0;
       return;
     }
@@ -134,117 +238,41 @@ export class WebGpuBackend implements Backend {
     if (t.data.length !== numel(expected)) {
       throw new EngineError('BAD_ACTIVATION', `the input of layer ${after + 1} must have shape [${expected}] (${numel(expected)} values), got ${t.data.length} values`);
     }
-    const buf = this.ctx.alloc(t.data.length * 4);
-    this.ctx.write(buf, t.data);
-    this.cur = { buf, shape: expected.slice() };
+    if (h.input.kind === 'tokens') this.T = expected[0];
+    this.ctx.write(this.slot(this.plan.layerSlot[after]), t.data);
     this.curLayer = after;
   }
 
-  /** Returns a pooled activation buffer (the token-id buffer is not pooled). */
-  private release(a: Act | null): void {
-    if (a && a.buf !== this.ids) this.ctx.free(a.buf);
+  /** Records one block of the plan; returns the shape of its result. */
+  private exec(block: BlockPlan): number[] {
+    const T = this.T;
+    let out: number[] = [];
+    for (const st of block.steps) {
+      const s = shapeAt(st.inShape, st.inVariable, T);
+      out = shapeAt(st.outShape, st.outVariable, T);
+      const io: StepIO = { x: this.slot(st.src), y: this.slot(st.dst), other: st.other >= 0 ? this.slots[st.other] : null, s, out };
+      (WEBGPU_OPS[st.op.op] as GpuKernel<Op>)(this, st.op, io);
+    }
+    return out;
   }
 
-  /**
-   * Runs `ops` starting from activation `x`. With keepInput (exits), x is never written nor released; otherwise x
-   * is consumed (written in place or released). Returns the final activation, which the caller owns.
-   */
-  private execOps(ops: Op[], x: Act, keepInput: boolean, where: string): Act {
-    const ctx = this.ctx;
-    let buf = x.buf;
-    let shape = x.shape;
-    const saved = new Map<string, Act>();
-    const pinned = (b: GPUBuffer) => (keepInput && b === x.buf) || b === this.ids || [...saved.values()].some((s) => s.buf === b);
-    /** Drops `b` unless something still needs it. */
-    const drop = (b: GPUBuffer) => { if (b !== buf && !pinned(b)) ctx.free(b); };
-    /** The output buffer of an op that may write in place. */
-    const inPlaceTarget = (n: number) => (pinned(buf) ? ctx.alloc(n * 4) : buf);
-    for (const op of ops) {
-      const out = opOutputShape(op, shape, (n) => this.tensorShape(n));
-      const n = numel(shape);
-      const prev = buf;
-      switch (op.op) {
-        case 'conv2d': {
-          const [OC, , KH, KW] = this.tensorShape(op.w);
-          buf = ctx.alloc(numel(out) * 4);
-          conv2d(ctx, { x: prev, w: this.w(op.w), b: this.w(op.b), out: buf, C: shape[0], H: shape[1], W: shape[2], OC, KH, KW,
-            stride: op.stride ?? 1, pad: op.pad ?? 0, groups: op.groups ?? 1, act: op.act ?? 'none' });
-          break;
-        }
-        case 'linear': {
-          const [N, K] = this.tensorShape(op.w);
-          buf = ctx.alloc(numel(out) * 4);
-          linear(ctx, { x: prev, w: this.w(op.w), b: this.w(op.b), out: buf, M: n / K, K, N, act: op.act ?? 'none' });
-          break;
-        }
-        case 'maxpool2d': case 'avgpool2d': {
-          buf = ctx.alloc(numel(out) * 4);
-          const fn = op.op === 'maxpool2d' ? maxpool2d : avgpool2d;
-          fn(ctx, { x: prev, out: buf, C: shape[0], H: shape[1], W: shape[2], k: op.k, stride: op.stride ?? op.k, pad: op.pad ?? 0 });
-          break;
-        }
-        case 'gap': buf = ctx.alloc(shape[0] * 4); gap(ctx, { x: prev, out: buf, C: shape[0], HW: shape[1] * shape[2] }); break;
-        case 'flatten': case 'seqfirst': break; // flatten is a reshape; row 0 already starts the buffer
-        case 'relu': case 'relu6': case 'gelu': {
-          buf = inPlaceTarget(n);
-          (op.op === 'relu' ? relu : op.op === 'relu6' ? relu6 : gelu)(ctx, { x: prev, out: buf, n });
-          break;
-        }
-        case 'save': {
-          const old = saved.get(op.name);
-          saved.set(op.name, { buf, shape });
-          if (old) drop(old.buf); // a save under a reused name unpins the buffer it replaced
-          break;
-        }
-        case 'add': {
-          const s = saved.get(op.name);
-          if (!s) throw new EngineError('BAD_INPUT', `${where}: add '${op.name}' has no matching save`);
-          buf = inPlaceTarget(n);
-          add(ctx, { a: prev, b: s.buf, out: buf, n });
-          break;
-        }
-        case 'layernorm': {
-          const D = shape[shape.length - 1];
-          buf = inPlaceTarget(n);
-          layernorm(ctx, { x: prev, g: this.w(op.g), b: this.w(op.b), out: buf, rows: n / D, D, eps: op.eps ?? 1e-5 });
-          break;
-        }
-        case 'embed': {
-          if (prev !== this.ids || shape.length !== 1) throw new EngineError('BAD_INPUT', `${where}: embed must be the first op of layer 1`);
-          const [V, D] = this.tensorShape(op.tok);
-          buf = ctx.alloc(shape[0] * D * 4);
-          embed(ctx, { ids: prev, tok: this.w(op.tok), pos: this.w(op.pos), out: buf, T: shape[0], D, V, P: this.tensorShape(op.pos)[0] });
-          break;
-        }
-        case 'attention': {
-          buf = ctx.alloc(n * 4);
-          attention(ctx, { x: prev, T: shape[0], D: shape[1], heads: op.heads, wqkv: this.w(op.wqkv), bqkv: this.w(op.bqkv),
-            wo: this.w(op.wo), bo: this.w(op.bo), out: buf, window: op.window ?? 0 });
-          break;
-        }
-        case 'seqmean': buf = ctx.alloc(shape[1] * 4); seqmean(ctx, { x: prev, out: buf, T: shape[0], D: shape[1] }); break;
-        default: throw new EngineError('BAD_INPUT', `${where}: unknown op '${(op as { op: string }).op}'`);
-      }
-      if (buf !== prev) drop(prev);
-      shape = out;
-    }
-    // Saves end with their layer (or exit).
-    const ends = new Set([...saved.values()].map((s) => s.buf));
-    saved.clear();
-    for (const b of ends) drop(b);
-    return { buf, shape };
+  private curShape(): number[] {
+    const l = this.curLayer;
+    const sh = this.file.shapes;
+    return l === 0 ? shapeAt(sh.layerInput, sh.variableLength, this.T) : shapeAt(sh.layerOutputs[l - 1], sh.layerOutputVariable[l - 1], this.T);
   }
+
+  private curBuf(): GPUBuffer { return this.slot(this.plan.layerSlot[this.curLayer]); }
 
   async exit(k: number): Promise<ExitResult> {
     this.check();
-    if (this.curLayer !== k || k < 1 || !this.cur) {
+    if (this.curLayer !== k || k < 1) {
       throw new EngineError('BAD_RANGE', `exit ${k} needs the output of layer ${k}; the current activation is the output of layer ${this.curLayer}`);
     }
-    const logits = this.execOps(this.file.header.exits[k - 1].ops, this.cur, true, `exit ${k}`);
-    const N = numel(logits.shape);
+    const block = this.plan.exits[k - 1];
+    const N = numel(this.exec(block));
     const out = this.ctx.alloc(exitHeadOutBytes(N));
-    exitHead(this.ctx, { logits: logits.buf, out, N });
-    if (logits.buf !== this.cur.buf) this.ctx.free(logits.buf);
+    exitHead(this.ctx, { logits: this.slot(block.output), out, N });
     try {
       const { probs, label, confidence } = decodeExitHead(await this.ctx.readF32(out, N + 1), N);
       return { probs, label, confidence };
@@ -255,9 +283,36 @@ export class WebGpuBackend implements Backend {
 
   async read(): Promise<Tensor> {
     this.check();
-    if (this.curLayer < 1 || !this.cur) throw new EngineError('BAD_RANGE', 'no layer has run yet');
-    const shape = this.cur.shape.slice();
-    return { shape, data: await this.ctx.readF32(this.cur.buf, numel(shape)) };
+    if (this.curLayer < 1) throw new EngineError('BAD_RANGE', 'no layer has run yet');
+    const shape = this.curShape();
+    return { shape, data: await this.ctx.readF32(this.curBuf(), numel(shape)) };
+  }
+
+  async activationRange(): Promise<[number, number]> {
+    this.check();
+    if (this.curLayer < 1) throw new EngineError('BAD_RANGE', 'no layer has run yet');
+    const out = this.ctx.alloc(8);
+    try {
+      minmax(this.ctx, { x: this.curBuf(), out, n: numel(this.curShape()) });
+      const r = await this.ctx.readF32(out, 2);
+      return [r[0], r[1]];
+    } finally {
+      this.ctx.free(out);
+    }
+  }
+
+  async readInt8(scale: number, zeroPoint: number): Promise<{ shape: number[]; data: Int8Array }> {
+    this.check();
+    if (this.curLayer < 1) throw new EngineError('BAD_RANGE', 'no layer has run yet');
+    const shape = this.curShape();
+    const n = numel(shape);
+    const q = this.ctx.alloc(quantizedBytes(n));
+    try {
+      quantizeI8(this.ctx, { x: this.curBuf(), q, n, scale, zeroPoint });
+      return { shape, data: new Int8Array(await this.ctx.read(q, n)) };
+    } finally {
+      this.ctx.free(q);
+    }
   }
 
   dispose(): void {
@@ -266,11 +321,10 @@ export class WebGpuBackend implements Backend {
     if (this.ownsContext) {
       this.ctx.destroy();
     } else {
-      this.release(this.cur);
+      for (const b of this.slots) this.ctx.free(b);
       for (const b of this.weights.values()) b.destroy();
       this.ids?.destroy();
     }
-    this.cur = null;
     this.weights.clear();
   }
 }

@@ -2,9 +2,10 @@
 import { MAX_WORKGROUPS_PER_DIM, type GpuContext } from './context.js';
 import { WebGpuError } from './errors.js';
 
-/** Activation codes, the same numbers as the WASM kernels use (docs/KERNELS.md). */
-export const ACT = { none: 0, relu: 1, relu6: 2, gelu: 3 } as const;
-export type Activation = keyof typeof ACT;
+import { ACT } from '../engine/activations.js';
+import type { Activation } from '../format/index.js';
+
+export { ACT, type Activation };
 
 export function actCode(act: Activation | number | undefined): number {
   if (act === undefined) return 0;

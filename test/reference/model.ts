@@ -2,6 +2,11 @@
 import type { Op, SpxModelFile } from '../../src/format/index.js';
 import { refAvgpool2d, refConv2d, refGap, refLinear, refMaxpool2d } from './gemm-conv-pool.js';
 import { refAdd, refAttention, refEmbed, refGelu, refLayernorm, refRelu, refRelu6, refSeqmean, refSoftmax } from './ops.js';
+import { refAffine, refMul } from './broadcast.js';
+import { refConcat, refPad } from './pad-concat.js';
+import { refAvgpool2dExclude } from './pool-exclude.js';
+import { refAttentionCausal } from './attention-causal.js';
+import { refClip, refGeluTanh, refHardsigmoid, refHardswish, refSigmoid, refTanh } from './activations.js';
 
 export interface RefTensor { shape: number[]; data: Float64Array }
 
@@ -29,7 +34,7 @@ export function refOps(file: SpxModelFile, ops: Op[], x: RefTensor, ids?: ArrayL
       }
       case 'maxpool2d': case 'avgpool2d': {
         const stride = op.stride ?? op.k, pad = op.pad ?? 0;
-        data = (op.op === 'maxpool2d' ? refMaxpool2d : refAvgpool2d)(data, shape[0], shape[1], shape[2], op.k, stride, pad);
+        data = (op.op === 'maxpool2d' ? refMaxpool2d : op.excludePad ? refAvgpool2dExclude : refAvgpool2d)(data, shape[0], shape[1], shape[2], op.k, stride, pad);
         shape = [shape[0], Math.floor((shape[1] + 2 * pad - op.k) / stride) + 1, Math.floor((shape[2] + 2 * pad - op.k) / stride) + 1];
         break;
       }
@@ -52,10 +57,36 @@ export function refOps(file: SpxModelFile, ops: Op[], x: RefTensor, ids?: ArrayL
         break;
       }
       case 'attention':
+        if (op.causal) { data = refAttentionCausal(data, shape[0], shape[1], op.heads, t(op.wqkv), t(op.bqkv), t(op.wo), t(op.bo), op.window ?? 0); break; }
         data = refAttention(data, shape[0], shape[1], op.heads, t(op.wqkv), t(op.bqkv), t(op.wo), t(op.bo), null, op.window ?? 0);
         break;
       case 'seqmean': data = refSeqmean(data, shape[0], shape[1]); shape = [shape[1]]; break;
       case 'seqfirst': data = data.slice(0, shape[1]); shape = [shape[1]]; break;
+      case 'sigmoid': data = refSigmoid(data); break;
+      case 'tanh': data = refTanh(data); break;
+      case 'gelu_tanh': data = refGeluTanh(data); break;
+      case 'hardsigmoid': data = refHardsigmoid(data, op.alpha ?? 0.2, op.beta ?? 0.5); break;
+      case 'hardswish': data = refHardswish(data); break;
+      case 'clip': data = refClip(data, op.min, op.max); break;
+      case 'affine': data = refAffine(data, op.w ? t(op.w) : null, op.b ? t(op.b) : null, shape); break;
+      case 'pad': {
+        const [top, bottom, left, right] = [op.top ?? 0, op.bottom ?? 0, op.left ?? 0, op.right ?? 0];
+        data = refPad(data, shape[0], shape[1], shape[2], top, bottom, left, right);
+        shape = [shape[0], top + shape[1] + bottom, left + shape[2] + right];
+        break;
+      }
+      case 'concat': {
+        const sv = saved.get(op.name)!;
+        data = op.xFirst ? refConcat(data, sv.data) : refConcat(sv.data, data);
+        shape = [sv.shape[0] + shape[0], ...shape.slice(1)];
+        break;
+      }
+      case 'mul': {
+        const sv = saved.get(op.name)!;
+        // the result has the shape of the operand with more dims (the other is per channel / per feature of it)
+        if (sv.shape.length > shape.length) { data = refMul(sv.data, sv.shape, data); shape = sv.shape; } else data = refMul(data, shape, sv.data);
+        break;
+      }
       default: throw new Error(`reference: unknown op ${(op as { op: string }).op}`);
     }
   }

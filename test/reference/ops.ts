@@ -179,33 +179,6 @@ export function refQuantizeI8(x: ArrayLike<number>, scale: number, zp: number): 
   return q;
 }
 
-/** (q − zp)·scale. */
-export function refDequantizeI8(q: ArrayLike<number>, scale: number, zp: number): Float64Array {
-  const out = new Float64Array(q.length);
-  for (let i = 0; i < q.length; i++) out[i] = (q[i] - zp) * scale;
-  return out;
-}
-
-/** Per channel c, elements [c·inner, (c+1)·inner) with scales[c], zps[c]. */
-export function refQuantizeI8Channel(x: ArrayLike<number>, channels: number, inner: number, scales: ArrayLike<number>,
-  zps: ArrayLike<number>): Int8Array {
-  const q = new Int8Array(channels * inner);
-  for (let c = 0; c < channels; c++) {
-    const part = refQuantizeI8(Array.from({ length: inner }, (_, i) => x[c * inner + i]), scales[c], zps[c]);
-    q.set(part, c * inner);
-  }
-  return q;
-}
-
-export function refDequantizeI8Channel(q: ArrayLike<number>, channels: number, inner: number, scales: ArrayLike<number>,
-  zps: ArrayLike<number>): Float64Array {
-  const out = new Float64Array(channels * inner);
-  for (let c = 0; c < channels; c++) {
-    for (let i = 0; i < inner; i++) out[c * inner + i] = (q[c * inner + i] - zps[c]) * scales[c];
-  }
-  return out;
-}
-
 /** [min, max] (NaN propagates, like Math.min/max). */
 export function refMinmax(x: ArrayLike<number>): [number, number] {
   let lo = Infinity, hi = -Infinity;

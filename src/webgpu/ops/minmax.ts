@@ -1,4 +1,4 @@
-// minmax: out = [min(x), max(x)] over n elements, what a dynamic per-tensor quantization scale is computed from
+// minmax: out = [min(x), max(x)] over n elements (±∞ when x holds a NaN), what a dynamic per-tensor quantization scale is computed from
 // before an activation is offloaded. Two dispatches: 256 workgroups each reduce a strided slice to a pair, then one
 // workgroup reduces the pairs (so n is not bounded by one workgroup's patience).
 import type { GpuContext } from '../context.js';
@@ -15,8 +15,22 @@ struct Params { n: u32, pairs: u32 }
 var<workgroup> lo: array<f32, 64>;
 var<workgroup> hi: array<f32, 64>;
 // pairs == 0: x holds n plain values; pairs > 0: x holds n (min, max) pairs from the first pass.
-fn getLo(i: u32) -> f32 { if (P.pairs != 0u) { return x[2u * i]; } return x[i]; }
-fn getHi(i: u32) -> f32 { if (P.pairs != 0u) { return x[2u * i + 1u]; } return x[i]; }
+// WGSL's min and max may drop a NaN, so a NaN counts as −∞ for the minimum and +∞ for the maximum: the result then
+// says "not finite", as an infinity would (tested on the bits: a compiler may fold v != v away).
+// The infinities come from runtime values: a constant expression may not be infinite.
+fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+fn getLo(i: u32) -> f32 {
+  if (P.pairs != 0u) { return x[2u * i]; }
+  let v = x[i];
+  var negInf = 0xff800000u;
+  return select(v, bitcast<f32>(negInf), isNan(v));
+}
+fn getHi(i: u32) -> f32 {
+  if (P.pairs != 0u) { return x[2u * i + 1u]; }
+  let v = x[i];
+  var posInf = 0x7f800000u;
+  return select(v, bitcast<f32>(posInf), isNan(v));
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) t: u32) {
