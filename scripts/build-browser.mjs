@@ -27,7 +27,7 @@ await build({
   logLevel: 'warning',
 });
 
-const b64 = /wasmBase64 = "([^"]+)"/.exec(readFileSync(new URL('src/wasm/binary.generated.ts', root), 'utf8'));
+const b64 = /wasmBase64(?:: string)? = "([^"]+)"/.exec(readFileSync(new URL('src/wasm/binary.generated.ts', root), 'utf8'));
 if (!b64) throw new Error('src/wasm/binary.generated.ts holds no wasmBase64: run npm run build:wasm first');
 mkdirSync(new URL('dist/', root), { recursive: true });
 writeFileSync(new URL('dist/splitee.wasm', root), Buffer.from(b64[1], 'base64'));

@@ -1,5 +1,6 @@
-// The fields of the standalone activations in a .spx header: defaults filled in, bad values refused with typed
-// errors, and a file using them parsed and written back byte for byte.
+// The fields of the activation, broadcast, pad/concat ops and of the avgpool2d / attention flags in a .spx header:
+// defaults filled in, bad values refused with typed errors, and a file using the activations parsed and written back
+// byte for byte.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { normalizeOp } from '../src/format/shapes.js';

@@ -13,6 +13,9 @@ import { loadModel, openStream, resolveModelPath, type Model } from '../src/node
 import { createInputEncoder } from '../src/index.js';
 import { OnnxExportError, exportTail, exportTails, tritonConfig, type TailInput } from '../src/cloud/onnx-export.js';
 import { onnxRuntimeCloudModel } from '../src/cloud/onnxruntime-node.js';
+import { importOnnx } from '../src/onnx/index.js';
+import { parseSpx } from '../src/format/index.js';
+import { rng } from './util.js';
 import { createCloudServer } from '../src/cloud/server.js';
 import { HttpCloudClient } from '../src/device/cloud.js';
 import { LocalCloudClient } from '../src/device/local-client.js';
@@ -136,6 +139,46 @@ test('Triton repository and the export CLI; a bad split point is a typed error',
       assert.match(readFileSync(join(dir, 'repo', `fmnist-cnn.tail-${k}`, 'config.pbtxt'), 'utf8'), /TYPE_UINT8/);
     }
   } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('tails of imported models (pad, concat, affine, mul, the new activations, pools that exclude padding) on ORT equal the engine; causal attention is refused', async () => {
+  const fixtures = new URL('../../test/fixtures/onnx/', import.meta.url).pathname;
+  // pad_concat ends in an average pool with count_include_pad = 0 (the exported tail must average like the engine)
+  // after pads, concats and an affine; se_silu multiplies by saved tensors (SiLU, a per-channel gate); activations
+  // has the elementwise ops.
+  for (const fixture of ['pad_concat', 'se_silu', 'activations']) {
+    const bytes = importOnnx(new Uint8Array(readFileSync(join(fixtures, `${fixture}.onnx`))));
+    const file = parseSpx(bytes);
+    if (fixture === 'pad_concat') assert.ok(file.header.layers.some((l) => l.ops.some((o) => o.op === 'avgpool2d' && (o as { excludePad?: boolean }).excludePad)), 'fixture has an excludePad pool');
+    const model = await loadModel(bytes);
+    try {
+      const r = rng(11);
+      const shape = file.header.input.kind === 'image' ? file.header.input.shape : null;
+      assert.ok(shape, `${fixture} is an image model`);
+      const [c, h, w] = shape!;
+      let compared = 0;
+      for (const t of exportTails(bytes, ['f32'], model.digestHex)) {
+        // ORT's Pad fusion folds the asymmetric Pad into the next MaxPool and then refuses its own pads (≥ kernel):
+        // the graph is valid ONNX, so run it unoptimized.
+        const session = await ort.InferenceSession.create(t.onnx, { intraOpNumThreads: 1, graphOptimizationLevel: 'disabled' });
+        try {
+          for (let i = 0; i < 3; i++) {
+            const x = Float32Array.from({ length: c * h * w }, () => r.normal());
+            const act = await model.run(x, { from: 1, to: t.k });
+            const want = await model.finish(t.k, act);
+            const got = (await session.run(feeds('f32', act.data, act.shape).feeds)).probs.data as Float32Array;
+            for (let j = 0; j < got.length; j++) assert.ok(Math.abs(got[j] - want.probs[j]) < 1e-4, `${fixture} ${t.name} prob ${j}: ${got[j]} vs ${want.probs[j]}`);
+            compared++;
+          }
+        } finally { await session.release(); }
+      }
+      assert.ok(compared > 0);
+    } finally { model.dispose(); }
+  }
+  const causal = importOnnx(new Uint8Array(readFileSync(join(fixtures, 'causal.onnx'))), { inputKind: 'tokens' });
+  const L = parseSpx(causal).header.layers.length;
+  assert.throws(() => exportTail(parseSpx(causal), 1, 'f32', '00'), (e: unknown) => e instanceof OnnxExportError && /causal/.test((e as Error).message));
+  assert.ok(L > 1);
 });
 
 test.run();

@@ -138,7 +138,7 @@ function transpose2d(w: Float32Array, rows: number, cols: number): Float32Array 
 }
 
 class Lowering {
-  private saved = new Map<string, Cur>();
+  private saved = new Map<string, { cur: Cur; shape: number[] }>();
   private masks = new Map<number, string>();
   constructor(private readonly g: Graph, private readonly file: SpxModelFile) {}
 
@@ -156,6 +156,14 @@ class Lowering {
       case 'gelu': {
         const e = g.one('Erf', [g.one('Mul', [x, g.scalar(Math.SQRT1_2)])]);
         return g.one('Mul', [g.one('Mul', [x, g.scalar(0.5)]), g.one('Add', [e, g.scalar(1)])]);
+      }
+      case 'sigmoid': return g.one('Sigmoid', [x]);
+      case 'tanh': return g.one('Tanh', [x]);
+      case 'hardswish': return g.one('HardSwish', [x]);
+      // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), written out as the engine's gelu_tanh computes it.
+      case 'gelu_tanh': {
+        const inner = g.one('Mul', [g.one('Add', [x, g.one('Mul', [g.one('Mul', [g.one('Mul', [x, x]), x]), g.scalar(0.044715)])]), g.scalar(Math.sqrt(2 / Math.PI))]);
+        return g.one('Mul', [g.one('Mul', [x, g.scalar(0.5)]), g.one('Add', [g.one('Tanh', [inner]), g.scalar(1)])]);
       }
       default: throw new OnnxExportError('UNSUPPORTED', `activation '${act}'`);
     }
@@ -206,7 +214,16 @@ class Lowering {
     return this.linear(ctx, op.wo, op.bo, 'none');
   }
 
-  apply(cur: Cur, op: Op): Cur {
+  /**
+   * A per-channel ([C] of [C, H, W]) or per-feature vector, reshaped to broadcast against `of` (the engine's shape,
+   * without the batch dimension): [C, 1, 1] against an image map, as it is otherwise.
+   */
+  private broadcastable(v: string, len: number, of: number[]): string {
+    return of.length === 3 && len === of[0] && len > 1 ? this.g.one('Reshape', [v, this.g.i64([len, 1, 1])]) : v;
+  }
+
+  /** `shape`: the engine's input shape of this op (the reader's inferred shapes), for ops that broadcast. */
+  apply(cur: Cur, op: Op, shape: number[]): Cur {
     const g = this.g;
     const x = cur.name;
     const same = (name: string): Cur => ({ name, batched: cur.batched });
@@ -222,27 +239,62 @@ class Lowering {
       case 'maxpool2d': case 'avgpool2d': {
         const st = op.stride ?? op.k, pad = op.pad ?? 0;
         const attrs = { kernel_shape: [op.k, op.k], strides: [st, st], pads: [pad, pad, pad, pad] };
-        return same(op.op === 'maxpool2d' ? g.one('MaxPool', [x], attrs) : g.one('AveragePool', [x], { ...attrs, count_include_pad: 1 }));
+        return same(op.op === 'maxpool2d' ? g.one('MaxPool', [x], attrs) : g.one('AveragePool', [x], { ...attrs, count_include_pad: op.op === 'avgpool2d' && op.excludePad ? 0 : 1 }));
       }
       case 'gap':
         return same(g.one('Flatten', [g.one('GlobalAveragePool', [x])], { axis: 1 }));
       case 'flatten':
         return cur.batched ? same(g.one('Flatten', [x], { axis: 1 })) : same(g.one('Reshape', [x, g.i64([-1])]));
-      case 'relu': case 'relu6': case 'gelu':
+      case 'relu': case 'relu6': case 'gelu': case 'sigmoid': case 'tanh': case 'hardswish': case 'gelu_tanh':
         return same(this.act(x, op.op));
+      case 'hardsigmoid':
+        return same(g.one('HardSigmoid', [x], { alpha: { f: op.alpha ?? 0.2 }, beta: { f: op.beta ?? 0.5 } }));
+      case 'clip':
+        return same(g.one('Clip', [x, g.scalar(op.min ?? -Infinity), g.scalar(op.max ?? Infinity)]));
+      case 'pad': {
+        // Only image maps are padded ([C, H, W], here with the batch dimension in front).
+        if (!cur.batched) throw new OnnxExportError('UNSUPPORTED', 'pad of a token sequence');
+        const t = op.top ?? 0, b = op.bottom ?? 0, l = op.left ?? 0, r = op.right ?? 0;
+        return same(g.one('Pad', [x, g.i64([0, 0, t, l, 0, 0, b, r])]));
+      }
+      case 'concat': {
+        const s = this.saved.get(op.name);
+        if (!s) throw new OnnxExportError('BAD_MODEL', `concat '${op.name}' before its save`);
+        // Dim 0 of the engine's tensor: channels of [C, H, W] or the features of a vector, after the batch dimension.
+        return same(g.one('Concat', op.xFirst ? [x, s.cur.name] : [s.cur.name, x], { axis: cur.batched ? 1 : 0 }));
+      }
       case 'linear':
         return same(this.linear(x, op.w, op.b, op.act));
       case 'save':
-        this.saved.set(op.name, cur);
+        this.saved.set(op.name, { cur, shape });
         return cur;
+      case 'affine': {
+        const k = this.file.header.tensors[(op.w ?? op.b)!].shape[0];
+        let y = x;
+        if (op.w) y = g.one('Mul', [y, this.broadcastable(this.weight(op.w), k, shape)]);
+        if (op.b) y = g.one('Add', [y, this.broadcastable(this.weight(op.b), k, shape)]);
+        return same(y);
+      }
+      case 'mul': {
+        const s = this.saved.get(op.name);
+        if (!s) throw new OnnxExportError('BAD_MODEL', `mul '${op.name}' before its save`);
+        // One side may be the other's per-channel vector; as a batched [1, C] it must become [1, C, 1, 1].
+        const size = (d: number[]) => d.reduce((a, b) => a * b, 1);
+        const [small, big] = size(shape) <= size(s.shape) ? [{ name: x, shape }, { name: s.cur.name, shape: s.shape }] : [{ name: s.cur.name, shape: s.shape }, { name: x, shape }];
+        const gate = big.shape.length === 3 && small.shape.length === 1 && small.shape[0] === big.shape[0] && cur.batched
+          ? g.one('Reshape', [small.name, g.i64([1, small.shape[0], 1, 1])]) : small.name;
+        return same(g.one('Mul', [big.name, gate]));
+      }
       case 'add': {
         const s = this.saved.get(op.name);
         if (!s) throw new OnnxExportError('BAD_MODEL', `add '${op.name}' before its save`);
-        return same(g.one('Add', [x, s.name]));
+        return same(g.one('Add', [x, s.cur.name]));
       }
       case 'layernorm':
         return same(g.one('LayerNormalization', [x, this.weight(op.g), this.weight(op.b)], { axis: -1, epsilon: { f: op.eps ?? 1e-5 } }));
       case 'attention':
+        // A causal mask has no lowering here yet: refuse it rather than export a tail that attends to the future.
+        if (op.causal) throw new OnnxExportError('UNSUPPORTED', 'causal attention has no ONNX lowering for a tail yet');
         return same(this.attention(x, op));
       case 'seqmean':
         return same(g.one('ReduceMean', [x], { axes: [0], keepdims: 0 }));
@@ -303,8 +355,8 @@ export function exportTail(spx: Uint8Array | SpxModelFile, k: number, input: Tai
   const lower = new Lowering(g, file);
   let cur: Cur = { name: x, batched: !tokens };
   if (cur.batched) cur = { name: g.one('Unsqueeze', [x, g.i64([0])]), batched: true };
-  for (let j = k; j < L; j++) for (const op of h.layers[j].ops) cur = lower.apply(cur, op);
-  for (const op of h.exits[L - 1].ops) cur = lower.apply(cur, op);
+  for (let j = k; j < L; j++) h.layers[j].ops.forEach((op, i) => { cur = lower.apply(cur, op, file.shapes.layers[j].ops[i].input); });
+  h.exits[L - 1].ops.forEach((op, i) => { cur = lower.apply(cur, op, file.shapes.exits[L - 1].ops[i].input); });
   const logits = cur.batched ? g.one('Reshape', [cur.name, g.i64([-1])]) : cur.name;
   const probs = g.one('Softmax', [logits], { axis: -1 });
   // Name the outputs: a final Identity gives each its public name.
