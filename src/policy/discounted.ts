@@ -8,25 +8,12 @@ import {
   PolicyError, realizedReward, resolveCosts,
   type CostModel, type EstimatingPolicy, type ExitRule, type Observation, type ResolvedCosts,
 } from './types.js';
+import { checkC, checkObservation, checkStep } from './checks.js';
 
 /** Discount factor γ of `splitee-discounted` when none is given (docs/POLICIES.md: the experiment behind it). */
 export const DEFAULT_GAMMA = 0.995;
 /** Window τ (samples) of `splitee-window` when none is given (docs/POLICIES.md: the experiment behind it). */
 export const DEFAULT_WINDOW = 400;
-
-function checkC(c: number): number {
-  if (!Number.isFinite(c) || c < 0) throw new PolicyError('BAD_OPTION', `exploration weight c must be a finite number ≥ 0, got ${c}`);
-  return c;
-}
-
-function checkStep(t: number): void {
-  if (!(t >= 0) || !Number.isInteger(t)) throw new PolicyError('BAD_STEP', `sample index t must be an integer ≥ 0, got ${t}`);
-}
-
-function checkObservation(obs: Observation, L: number): void {
-  if (!Number.isInteger(obs.arm) || obs.arm < 1 || obs.arm > L) throw new PolicyError('BAD_OBSERVATION', `observed arm must be an integer in 1..${L}, got ${obs.arm}`);
-  if (obs.confidences.length !== L) throw new PolicyError('BAD_OBSERVATION', `observation has ${obs.confidences.length} confidences, expected L = ${L}`);
-}
 
 export interface DiscountedOptions {
   /** Exploration weight c (default 1), as in SplitEE. */

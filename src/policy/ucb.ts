@@ -5,24 +5,11 @@ import {
   PolicyError, offloadOf, realizedReward, resolveCosts, splitReward,
   type CostModel, type EstimatingPolicy, type ExitRule, type Observation, type ResolvedCosts,
 } from './types.js';
+import { checkC, checkObservation, checkStep } from './checks.js';
 
 export interface UcbOptions {
   /** Exploration weight c in mean + c·sqrt(ln(t+1)/n); default 1. */
   c?: number;
-}
-
-function checkC(c: number): number {
-  if (!Number.isFinite(c) || c < 0) throw new PolicyError('BAD_OPTION', `exploration weight c must be a finite number ≥ 0, got ${c}`);
-  return c;
-}
-
-function checkStep(t: number): void {
-  if (!(t >= 0) || !Number.isInteger(t)) throw new PolicyError('BAD_STEP', `sample index t must be an integer ≥ 0, got ${t}`);
-}
-
-function checkObservation(obs: Observation, L: number): void {
-  if (!Number.isInteger(obs.arm) || obs.arm < 1 || obs.arm > L) throw new PolicyError('BAD_OBSERVATION', `observed arm must be an integer in 1..${L}, got ${obs.arm}`);
-  if (obs.confidences.length !== L) throw new PolicyError('BAD_OBSERVATION', `observation has ${obs.confidences.length} confidences, expected L = ${L}`);
 }
 
 /** SplitEE: UCB1-style index per split layer, updated only from the arm that was played. */

@@ -1,8 +1,9 @@
-// add: out = a + b elementwise (the residual connection: x + saved[name]); out may be a or b.
+// add: out = a + b elementwise (the residual connection: x + saved[name]); out may be a or b. The kernel is built by
+// `binaryOp`, which mul.ts shares: two same-length f32 tensors, one commutative operator.
 import type { GpuContext } from '../context.js';
 import { grid1d, need, packParams, positiveInts } from '../wgsl.js';
 
-function source(inPlace: boolean): string {
+function source(operator: '+' | '*', inPlace: boolean): string {
   const io = inPlace
     ? '@group(0) @binding(1) var<storage, read_write> y: array<f32>;\n@group(0) @binding(2) var<storage, read> b: array<f32>;'
     : '@group(0) @binding(1) var<storage, read> a: array<f32>;\n@group(0) @binding(2) var<storage, read> b: array<f32>;\n@group(0) @binding(3) var<storage, read_write> y: array<f32>;';
@@ -14,23 +15,27 @@ ${io}
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= P.n) { return; }
-  y[i] = ${inPlace ? 'y' : 'a'}[i] + b[i];
+  y[i] = ${inPlace ? 'y' : 'a'}[i] ${operator} b[i];
 }
 `;
 }
 
-export const ADD_WGSL = { outOfPlace: source(false), inPlace: source(true) };
-
-export function add(ctx: GpuContext, args: { a: GPUBuffer; b: GPUBuffer; out: GPUBuffer; n: number }): void {
-  const { n } = args;
-  positiveInts('add', { n });
-  need(args.a, n * 4, 'add a');
-  need(args.b, n * 4, 'add b');
-  need(args.out, n * 4, 'add out');
-  // IEEE addition commutes exactly, so out = b is handled as b += a.
-  let { a, b } = args;
-  if (args.out === b && args.out !== a) [a, b] = [b, a];
-  const inPlace = args.out === a;
-  const p = ctx.pipelines.get(`add:${inPlace ? 'inplace' : 'copy'}`, () => (inPlace ? ADD_WGSL.inPlace : ADD_WGSL.outOfPlace));
-  ctx.dispatch(p, packParams(n), inPlace ? [a, b] : [a, b, args.out], ...grid1d(Math.ceil(n / 256)));
+/** The op `name` computing out = a ⊙ b with a commutative `operator`; out may be a or b. */
+export function binaryOp(name: string, operator: '+' | '*') {
+  const wgsl = { outOfPlace: source(operator, false), inPlace: source(operator, true) };
+  return function run(ctx: GpuContext, args: { a: GPUBuffer; b: GPUBuffer; out: GPUBuffer; n: number }): void {
+    const { n } = args;
+    positiveInts(name, { n });
+    need(args.a, n * 4, `${name} a`);
+    need(args.b, n * 4, `${name} b`);
+    need(args.out, n * 4, `${name} out`);
+    // IEEE addition and multiplication commute exactly, so out = b is handled as b ⊙= a.
+    let { a, b } = args;
+    if (args.out === b && args.out !== a) [a, b] = [b, a];
+    const inPlace = args.out === a;
+    const p = ctx.pipelines.get(`${name}:${inPlace ? 'inplace' : 'copy'}`, () => (inPlace ? wgsl.inPlace : wgsl.outOfPlace));
+    ctx.dispatch(p, packParams(n), inPlace ? [a, b] : [a, b, args.out], ...grid1d(Math.ceil(n / 256)));
+  };
 }
+
+export const add = binaryOp('add', '+');

@@ -1,36 +1,4 @@
-// mul: out = a ⊙ b elementwise (two tensors of one shape); out may be a or b.
-import type { GpuContext } from '../context.js';
-import { grid1d, need, packParams, positiveInts } from '../wgsl.js';
+// mul: out = a ⊙ b elementwise (two tensors of one shape); out may be a or b. Same kernel as add, another operator.
+import { binaryOp } from './add.js';
 
-function source(inPlace: boolean): string {
-  const io = inPlace
-    ? '@group(0) @binding(1) var<storage, read_write> y: array<f32>;\n@group(0) @binding(2) var<storage, read> b: array<f32>;'
-    : '@group(0) @binding(1) var<storage, read> a: array<f32>;\n@group(0) @binding(2) var<storage, read> b: array<f32>;\n@group(0) @binding(3) var<storage, read_write> y: array<f32>;';
-  return /* wgsl */ `
-struct Params { n: u32 }
-@group(0) @binding(0) var<uniform> P: Params;
-${io}
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= P.n) { return; }
-  y[i] = ${inPlace ? 'y' : 'a'}[i] * b[i];
-}
-`;
-}
-
-export const MUL_WGSL = { outOfPlace: source(false), inPlace: source(true) };
-
-export function mul(ctx: GpuContext, args: { a: GPUBuffer; b: GPUBuffer; out: GPUBuffer; n: number }): void {
-  const { n } = args;
-  positiveInts('mul', { n });
-  need(args.a, n * 4, 'mul a');
-  need(args.b, n * 4, 'mul b');
-  need(args.out, n * 4, 'mul out');
-  // IEEE multiplication commutes exactly, so out = b is handled as b *= a.
-  let { a, b } = args;
-  if (args.out === b && args.out !== a) [a, b] = [b, a];
-  const inPlace = args.out === a;
-  const p = ctx.pipelines.get(`mul:${inPlace ? 'inplace' : 'copy'}`, () => (inPlace ? MUL_WGSL.inPlace : MUL_WGSL.outOfPlace));
-  ctx.dispatch(p, packParams(n), inPlace ? [a, b] : [a, b, args.out], ...grid1d(Math.ceil(n / 256)));
-}
+export const mul = binaryOp('mul', '*');
