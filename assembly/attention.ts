@@ -26,6 +26,7 @@
 // Scratch (byte offsets from `scratch`, each region 64-byte aligned):
 //   qkv [T, 3D] f32 | kT [D, Tp] f32 | p [QB, Tp] f32 | ctx [T, D] f32
 import { linear } from './gemm';
+import { linear_q8, linear_q8_scratch_bytes } from './gemm-q8';
 import { softmaxRow } from './softmax';
 import { madd } from './simd';
 
@@ -100,6 +101,30 @@ export function attention(
   x: usize, T: i32, D: i32, heads: i32, wqkv: usize, bqkv: usize, wo: usize, bo: usize,
   mask: usize, window: i32, out: usize, scratch: usize,
 ): void {
+  linear(x, wqkv, bqkv, scratch, T, D, 3 * D, 0);
+  linear(attend(T, D, heads, mask, window, scratch), wo, bo, out, T, D, D, 0);
+}
+
+/** Scratch of attention_q8: attention's, then linear_q8's for the T rows of the projections' inputs. */
+export function attention_q8_scratch_bytes(T: i32, D: i32, heads: i32): i32 {
+  return attention_scratch_bytes(T, D, heads) + linear_q8_scratch_bytes(T, D);
+}
+
+/** attention with int8 projections (linear_q8's packing and per-channel scales): the same softmax and context. */
+export function attention_q8(
+  x: usize, T: i32, D: i32, heads: i32, wqkv: usize, sqkv: usize, bqkv: usize, wo: usize, so: usize, bo: usize,
+  mask: usize, window: i32, out: usize, scratch: usize,
+): void {
+  const q8 = scratch + <usize>attention_scratch_bytes(T, D, heads);
+  linear_q8(x, wqkv, sqkv, bqkv, scratch, T, D, 3 * D, 0, q8);
+  linear_q8(attend(T, D, heads, mask, window, scratch), wo, so, bo, out, T, D, D, 0, q8);
+}
+
+/**
+ * softmax(q·kᵀ/√dh)·v per head for the [T, 3D] q|k|v rows at the start of `scratch`; returns the context rows
+ * [T, D] (inside scratch).
+ */
+function attend(T: i32, D: i32, heads: i32, mask: usize, window: i32, scratch: usize): usize {
   // a window of T or more sees every key, the same as T − 1; capping it keeps i + w from overflowing
   const w = window > 0 ? min(window, T) : 0;
   const dh = D / heads;
@@ -109,8 +134,6 @@ export function attention(
   const kT = qkv + align64(t * 3 * d * 4);
   const p = kT + align64(d * tp * 4);
   const ctx = p + align64(QB * tp * 4);
-
-  linear(x, wqkv, bqkv, qkv, T, D, 3 * D, 0);
 
   // Transpose K: kT[f][j] = qkv[j][D + f], zero past T.
   const qkvRow = d * 12;
@@ -307,6 +330,5 @@ export function attention(
       }
     }
   }
-
-  linear(ctx, wo, bo, out, T, D, D, 0);
+  return ctx;
 }

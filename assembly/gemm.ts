@@ -31,7 +31,7 @@ import { madd } from './simd';
 
 // Any code other than 1 and 2 passes through.
 // @ts-ignore: decorator
-@inline function clampAct(v: v128, act: i32): v128 {
+@inline export function clampAct(v: v128, act: i32): v128 {
   if (act == 1) return f32x4.pmax(v, f32x4.splat(0.0));
   if (act == 2) return f32x4.pmin(f32x4.pmax(v, f32x4.splat(0.0)), f32x4.splat(6.0));
   return v;
@@ -41,7 +41,7 @@ import { madd } from './simd';
 // Partial loads / stores for edges (n in 1..4)
 
 // @ts-ignore: decorator
-@inline function storeN(p: usize, v: v128, n: i32): void {
+@inline export function storeN(p: usize, v: v128, n: i32): void {
   if (n >= 4) { v128.store(p, v); return; }
   v128.store32_lane(p, v, 0);
   if (n > 1) v128.store32_lane(p, v, 1, 4);
@@ -49,7 +49,7 @@ import { madd } from './simd';
 }
 
 // @ts-ignore: decorator
-@inline function loadN(p: usize, n: i32): v128 {
+@inline export function loadN(p: usize, n: i32): v128 {
   if (n >= 4) return v128.load(p);
   let v = v128.load32_zero(p);
   if (n > 1) v = v128.load32_lane(p, v, 1, 4);

@@ -6,7 +6,9 @@ export { conv2d_packed_bytes, conv2d_pack, conv2d_scratch_bytes, conv2d } from '
 export { maxpool2d, avgpool2d, gap } from './pool';
 export { relu, relu6, gelu, add, embed, seqmean } from './elementwise';
 export { layernorm, exit_head } from './norm';
-export { attention_scratch_bytes, attention } from './attention';
+export { attention_scratch_bytes, attention, attention_q8_scratch_bytes, attention_q8 } from './attention';
+export { linear_q8_packed_bytes, linear_q8_pack, linear_q8_scratch_bytes, linear_q8, conv2d_q8_packed_bytes, conv2d_q8_pack,
+  conv2d_q8_scratch_bytes, conv2d_q8, embed_q8 } from './gemm-q8';
 export { minmax, quantize_i8 } from './quant';
 export { sigmoid, tanh, gelu_tanh, hardsigmoid, hardswish, clip } from './activation-ops';
 export { affine, mul } from './broadcast';

@@ -181,4 +181,29 @@ test('tails of imported models (pad, concat, affine, mul, the new activations, p
   assert.ok(L > 1);
 });
 
+
+test("serve --engine onnxruntime on an imported model with an asymmetric Pad before a MaxPool: every split's tail loads and equals the engine", async () => {
+  const fixtures = new URL('../../test/fixtures/onnx/', import.meta.url).pathname;
+  const bytes = importOnnx(new Uint8Array(readFileSync(join(fixtures, 'pad_concat.onnx'))));
+  const file = parseSpx(bytes);
+  assert.ok(file.header.layers.some((l) => l.ops.some((o) => o.op === 'pad')), 'fixture has a pad op');
+  const model = await loadModel(bytes);
+  const cloud = await onnxRuntimeCloudModel(bytes, model.digest);
+  try {
+    const r = rng(5);
+    const [c, h, w] = file.header.input.kind === 'image' ? file.header.input.shape : [0, 0, 0];
+    for (let k = 1; k < model.numLayers; k++) {
+      const x = Float32Array.from({ length: c * h * w }, () => r.normal());
+      const act = await model.run(x, { from: 1, to: k });
+      const want = await model.finish(k, act);
+      const got = await cloud.finish(k, act);
+      assert.is(got.label, want.label, `split ${k}: label`);
+      for (let j = 0; j < got.probs.length; j++) assert.ok(Math.abs(got.probs[j] - want.probs[j]) < 1e-4, `split ${k} prob ${j}: ${got.probs[j]} vs ${want.probs[j]}`);
+    }
+  } finally {
+    await cloud.dispose();
+    model.dispose();
+  }
+});
+
 test.run();

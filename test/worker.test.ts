@@ -102,6 +102,34 @@ test('exits of 30 embedded samples per zoo model: the worker equals the main thr
   assert.equal(pageErrors, []);
 });
 
+test("precision 'int8' in the worker: every exit equals the main thread's int8 model, and is not the f32 model's bits", async () => {
+  if (!ready()) return;
+  for (const name of ['fmnist-cnn', 'sst2-transformer']) {
+    const out = await page!.evaluate(async ({ name }) => {
+      const core = await import('/dist/src/index.js' as string);
+      const { createWorkerModel } = await import('/dist/src/worker/index.js' as string);
+      const wm = await createWorkerModel(`/models/${name}/${name}.spx`, { precision: 'int8' });
+      const m8 = await core.loadModel(`/models/${name}/${name}.spx`, { precision: 'int8' });
+      const m32 = await core.loadModel(`/models/${name}/${name}.spx`);
+      const stream = await core.demoSamples(name, new Uint8Array(await (await fetch(`/${core.demoSampleFile(name)}`)).arrayBuffer()), { limit: 10 });
+      const encode = core.createInputEncoder(m8.header);
+      const plain = (rs: { label: number; probs: Float32Array }[]) => rs.map((e) => ({ label: e.label, probs: Array.from(e.probs) }));
+      const worker = [], main = [], f32 = [];
+      for (const s of stream.samples) {
+        const x = encode(s.input);
+        worker.push(plain(await wm.exits(x)));
+        main.push(plain(await m8.exits(x)));
+        f32.push(plain(await m32.exits(x)));
+      }
+      wm.dispose(); m8.dispose(); m32.dispose();
+      return { worker, main, f32 };
+    }, { name });
+    assert.equal(out.worker, out.main, `${name}: the worker's int8 model and the main thread's differ`);
+    assert.not.equal(out.main, out.f32, `${name}: precision int8 computed exactly the f32 bits (the int8 path was not used)`);
+  }
+  assert.equal(pageErrors, []);
+});
+
 test('runDevice for every split layer, both exit modes, offload or not, f32 and int8: field for field the main thread', async () => {
   if (!ready()) return;
   const out = await page!.evaluate(async () => {

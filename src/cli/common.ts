@@ -3,18 +3,27 @@ import type { BackendChoice } from '../engine/types.js';
 import { loadModel, resolveModelPath, type Model } from '../node.js';
 import { LIMIT_HELP, UsageError, type OptionSpec, type Parsed } from './args.js';
 
+export const PRECISION_HELP = 'f32 | int8 (WASM: int8 weights, int16 activations, int32 sums)';
+
 export const MODEL_OPTIONS: Record<string, OptionSpec> = {
   model: { type: 'string', help: 'zoo model name (fmnist-cnn, sst2-transformer) or path to a .spx file' },
   dataset: { type: 'string', help: 'stream: fmnist:test, fmnist:test:noise, fmnist:test:blur, sst2:dev, kotzias:imdb, kotzias:yelp, kotzias:amazon' },
   'data-dir': { type: 'string', help: 'where the datasets are (else $SPLITEE_DATA, ../shared/datasets, /usr/share/datasets)' },
   limit: { type: 'string', help: LIMIT_HELP },
   backend: { type: 'string', default: 'wasm', help: 'wasm | webgpu | auto' },
+  precision: { type: 'string', default: 'f32', help: PRECISION_HELP },
 };
 
 export function backendOption(p: Parsed): BackendChoice {
   const b = String(p.options.backend ?? 'wasm');
   if (b !== 'wasm' && b !== 'webgpu' && b !== 'auto') throw new UsageError(`--backend must be wasm, webgpu or auto, got '${b}'`);
   return b;
+}
+
+export function precisionOption(p: Parsed): 'f32' | 'int8' {
+  const v = String(p.options.precision ?? 'f32');
+  if (v !== 'f32' && v !== 'int8') throw new UsageError(`--precision must be f32 or int8, got '${v}'`);
+  return v;
 }
 
 export function requireString(p: Parsed, name: string): string {
@@ -27,8 +36,12 @@ export function requireString(p: Parsed, name: string): string {
  * Loads a model for the CLI. WebGPU in Node comes from the optional peer dependency `webgpu` (dawn.node), which the
  * Node entry's loadModel loads when asked for; `auto` falls back to WASM when it is missing or finds no adapter.
  */
-export async function openModel(nameOrPath: string, backend: BackendChoice): Promise<Model> {
+export async function openModel(nameOrPath: string, backend: BackendChoice, precision: 'f32' | 'int8' = 'f32'): Promise<Model> {
   resolveModelPath(nameOrPath); // an unknown name fails here, before any backend work
+  if (precision === 'int8') {
+    if (backend === 'webgpu') throw new UsageError('--precision int8 runs on the WASM backend: use --backend wasm');
+    return loadModel(nameOrPath, { precision });
+  }
   if (backend === 'wasm') return loadModel(nameOrPath);
   try {
     return await loadModel(nameOrPath, { backend });

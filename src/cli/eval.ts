@@ -3,7 +3,7 @@ import { createInputEncoder } from '../data/prepare.js';
 import { openStream, type DataStream } from '../data/streams.js';
 import type { Model } from '../engine/model.js';
 import { helpText, limitOption, parseArgs, type Command, type OptionSpec } from './args.js';
-import { MODEL_OPTIONS, Progress, backendOption, openModel, requireString } from './common.js';
+import { MODEL_OPTIONS, Progress, backendOption, openModel, precisionOption, requireString } from './common.js';
 
 const spec: Record<string, OptionSpec> = {
   ...MODEL_OPTIONS,
@@ -46,7 +46,7 @@ export const command: Command = {
     const dataset = requireString(p, 'dataset');
     const limit = limitOption(p);
     const backend = backendOption(p);
-    const model = await openModel(modelName, backend);
+    const model = await openModel(modelName, backend, precisionOption(p));
     const stream = await openStream(dataset, { dataDir: p.options['data-dir'] as string | undefined, limit, model: { input: model.header.input, classes: model.classes } });
     const progress = new Progress(stream.size, `eval ${model.name} on ${dataset}`);
     const result = await evaluateStream(model, stream, (done, c) => progress.update(done, `last-exit acc ${(c / done * 100).toFixed(2)}%`));

@@ -3,12 +3,13 @@
 // framework it came from.
 import { readFile } from 'node:fs/promises';
 import { helpText, parseArgs, UsageError, type Command, type OptionSpec } from './args.js';
-import { backendOption, openModel, requireString } from './common.js';
+import { PRECISION_HELP, backendOption, openModel, precisionOption, requireString } from './common.js';
 
 const spec: Record<string, OptionSpec> = {
   model: { type: 'string', help: 'zoo model name or path to a .spx file (required)' },
   input: { type: 'string', help: 'JSON file (or - for standard input): an array of numbers in the model\'s input layout, or {"input": […]} (required)' },
   backend: { type: 'string', default: 'wasm', help: 'wasm | webgpu | auto' },
+  precision: { type: 'string', default: 'f32', help: PRECISION_HELP },
   json: { type: 'boolean', help: 'print {"model","exits":[{"layer","probs","confidence","label"}]}' },
   help: { type: 'boolean', help: 'show this help' },
 };
@@ -41,7 +42,7 @@ export const command: Command = {
     const inputPath = requireString(p, 'input');
     const backend = backendOption(p);
     const values = parseInputJson(inputPath === '-' ? await readStdin() : await readFile(inputPath, 'utf8'), inputPath === '-' ? 'standard input' : inputPath);
-    const model = await openModel(modelName, backend);
+    const model = await openModel(modelName, backend, precisionOption(p));
     try {
       const h = model.header;
       let input: Float32Array | Int32Array;

@@ -7,7 +7,7 @@ import type { Model } from '../engine/model.js';
 import { confidenceRows } from '../sim/confidence.js';
 import { csvHeader, csvRow } from '../sim/csv.js';
 import { helpText, limitOption, parseArgs, UsageError, type Command, type OptionSpec, type Parsed } from './args.js';
-import { MODEL_OPTIONS, Progress, backendOption, openModel, requireString } from './common.js';
+import { MODEL_OPTIONS, Progress, backendOption, openModel, precisionOption, requireString } from './common.js';
 
 const spec: Record<string, OptionSpec> = {
   ...MODEL_OPTIONS,
@@ -63,7 +63,7 @@ export const command: Command = {
     const source = streamChoice(p, dataset);
     const backend = backendOption(p);
 
-    const model = await openModel(modelName, backend);
+    const model = await openModel(modelName, backend, precisionOption(p));
     try {
       const { stream, encode } = await openModelStream(model, source);
       const L = model.numLayers;

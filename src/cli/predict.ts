@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { decodeImage, type RawImage } from '../image/index.js';
 import { predict } from '../predict.js';
 import { helpText, numberOption, parseArgs, UsageError, type Command, type OptionSpec } from './args.js';
-import { backendOption, openModel, requireString } from './common.js';
+import { PRECISION_HELP, backendOption, openModel, precisionOption, requireString } from './common.js';
 
 const spec: Record<string, OptionSpec> = {
   model: { type: 'string', help: 'zoo model name (fmnist-cnn, sst2-transformer) or path to a .spx file (required)' },
@@ -12,6 +12,7 @@ const spec: Record<string, OptionSpec> = {
   exit: { type: 'string', help: 'answer at exactly this exit (1..L) instead' },
   invert: { type: 'boolean', help: 'image models: use the negative (a dark item on a light background; Fashion-MNIST is light on dark)' },
   backend: { type: 'string', default: 'wasm', help: 'wasm | webgpu | auto' },
+  precision: { type: 'string', default: 'f32', help: PRECISION_HELP },
   json: { type: 'boolean', help: 'print {"model","input","exit","numExits","predictions":[{"label","score"}]}' },
   help: { type: 'boolean', help: 'show this help' },
 };
@@ -38,7 +39,7 @@ export const command: Command = {
     const alpha = numberOption(p, 'alpha', { min: 0 })!;
     const exit = numberOption(p, 'exit', { min: 1, integer: true });
     const backend = backendOption(p);
-    const model = await openModel(modelName, backend);
+    const model = await openModel(modelName, backend, precisionOption(p));
     try {
       if (arg === undefined) {
         throw new UsageError(model.header.input.kind === 'image' ? 'which image? give a PNG or JPEG file' : 'which text? give it as one quoted argument');

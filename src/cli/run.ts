@@ -11,7 +11,7 @@ import { POLICY_NAMES, SIMULATION_ONLY_POLICIES, createPolicy } from '../policy/
 import type { CostModel } from '../policy/types.js';
 import { DTYPES, type Dtype } from '../transport/codec.js';
 import { helpText, numberOption, parseArgs, UsageError, type Command, type OptionSpec, type Parsed } from './args.js';
-import { MODEL_OPTIONS, Progress, backendOption, openModel, requireString } from './common.js';
+import { MODEL_OPTIONS, Progress, backendOption, openModel, precisionOption, requireString } from './common.js';
 import { openModelStream, streamChoice } from './matrix.js';
 
 const spec: Record<string, OptionSpec> = {
@@ -127,7 +127,7 @@ export const command: Command = {
     const recordsPath = p.options.records as string | undefined;
     const json = Boolean(p.options.json);
 
-    const model = await openModel(modelName, backend);
+    const model = await openModel(modelName, backend, precisionOption(p));
     try {
       const { stream, encode } = await openModelStream(model, source);
       const L = model.numLayers;

@@ -31,8 +31,11 @@ export async function onnxRuntimeCloudModel(spx: Uint8Array, digest: Uint8Array,
   const sessions: import('onnxruntime-node').InferenceSession[] = [];
   for (let k = 1; k < L; k++) {
     const tail = exportTail(file, k, 'f32', toHex(digest));
+    // ORT's Pad fusion folds an explicit (possibly asymmetric) Pad into the pool after it and then rejects the pool's
+    // pads as larger than its kernel: tails with a pad op run unoptimized (they are the rare imported models).
+    const hasPad = [...h.layers.slice(k), h.exits[L - 1]].some((b) => b.ops.some((o) => o.op === 'pad'));
     sessions[k] = await ort.InferenceSession.create(tail.onnx, {
-      executionProviders: ['cpu'], graphOptimizationLevel: 'all', executionMode: 'sequential',
+      executionProviders: ['cpu'], graphOptimizationLevel: hasPad ? 'disabled' : 'all', executionMode: 'sequential',
       intraOpNumThreads: opts.threads ?? 1, interOpNumThreads: 1,
     });
   }

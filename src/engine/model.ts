@@ -17,6 +17,13 @@ export interface LoadOptions {
    * more fails with EngineError TOO_LARGE before anything is allocated. `model.memoryBytes` says what one took.
    */
   maxMemoryBytes?: number;
+  /**
+   * The arithmetic of the WASM backend: 'f32' (default; int8 weights of a model file are widened to f32 at load, so
+   * every backend and runtime computes the same bits) or 'int8' (docs/KERNELS.md, "The int8 path": linear, conv
+   * and attention weights stay int8 in memory, activations are quantized to int16 on the fly and products are summed
+   * in int32; an f32 model's weights are quantized per output channel at load). WASM only.
+   */
+  precision?: 'f32' | 'int8';
 }
 
 export interface RunOptions {
@@ -86,6 +93,15 @@ async function createBackend(file: SpxModelFile, opts: LoadOptions): Promise<Bac
     throw new EngineError('BAD_INPUT', `maxMemoryBytes must be a positive number of bytes, got ${String(budget)}`);
   }
   const limits = budget === undefined ? {} : { maxMemoryBytes: budget };
+  const precision = opts.precision ?? 'f32';
+  if (precision !== 'f32' && precision !== 'int8') {
+    throw new EngineError('BAD_INPUT', `precision must be 'f32' or 'int8', got ${String(precision)}`);
+  }
+  // The int8 kernels are WASM's: asked for int8, 'auto' means WASM.
+  if (precision === 'int8') {
+    if (choice === 'webgpu') throw new EngineError('BAD_INPUT', "precision 'int8' runs on the WASM backend; use backend 'wasm' (or 'auto')");
+    return WasmBackend.create(file, { ...limits, precision });
+  }
   if (choice === 'wasm') return WasmBackend.create(file, limits);
   const gpu = opts.gpu ?? (globalThis.navigator as (Navigator & { gpu?: GPU }) | undefined)?.gpu;
   const adapter = gpu ? await gpu.requestAdapter() : null;

@@ -6,20 +6,38 @@
 import type { Op, OpName, SpxModelFile } from '../format/index.js';
 import { align, Kernels, loadKernels, MAX_MEMORY_BYTES, wasmSimdSupported, type KernelExports } from '../wasm/runtime.js';
 import type { Backend } from './backend.js';
-import { ACT, type ActivationKernels, type BroadcastKernels, type PadConcatKernels, type PoolExcludeKernels, type CausalAttentionKernels } from './activations.js';
+import { ACT } from './activations.js';
 import { affineWidth, channelLayout, savedShape } from './broadcast.js';
 import { planBuffers, shapeAt, TOKENS, type BlockPlan, type BufferPlan } from './plan.js';
 import { activationShapeAfter } from './shapes.js';
+import { int8Rows } from './int8-weights.js';
 import { EngineError, numel, type ExitResult, type ModelInput, type Tensor } from './types.js';
 import { checkContinues, checkLayerRange, checkTokens } from './validate.js';
 
-interface Packed { ptr: number; shape: number[] }
+/** A weight in the arena; `scales` (int8 kinds only) points at its per-row f32 scales. */
+interface Packed { ptr: number; shape: number[]; scales: number }
 
-/** A weight as the arena holds it: f32 as in the file, or repacked into a kernel's layout. */
-interface WeightSpec { name: string; kind: 'f32' | 'linear' | 'conv'; groups: number; bytes: number }
+/**
+ * A weight as the arena holds it: f32 as in the file, repacked into an f32 kernel's layout, or (the int8 path) int8
+ * repacked for linear_q8 / conv2d_q8, or int8 rows as they are for embed_q8. `scaleBytes`: the int8 kinds' per-row
+ * scales, padded with zeros to the kernel's column block.
+ */
+interface WeightSpec {
+  name: string;
+  kind: 'f32' | 'linear' | 'conv' | 'linear_q8' | 'conv_q8' | 'embed_q8';
+  groups: number;
+  bytes: number;
+  scaleBytes: number;
+}
+
+/** Which arithmetic the WASM backend computes with (LoadOptions.precision). */
+export type Precision = 'f32' | 'int8';
+
+const isInt8Kind = (k: WeightSpec['kind']) => k === 'linear_q8' || k === 'conv_q8' || k === 'embed_q8';
 
 /** Everything the backend places in its arena, in allocation order (bytes). */
 interface WasmLayout {
+  precision: Precision;
   weights: WeightSpec[];
   slots: number[];
   scratch: number;
@@ -31,28 +49,45 @@ interface WasmLayout {
 const ARENA_ALIGN = 64;
 const PAGE = 65536;
 
-/** The weights a model's ops name, once each, in the order their ops come (layers, then exits). */
-function weightSpecs(file: SpxModelFile, K: KernelExports): WeightSpec[] {
+/**
+ * The weights a model's ops name, once each, in the order their ops come (layers, then exits). With precision
+ * 'int8', the weights of linear, conv2d (groups = 1), attention (not causal) and embed are int8; every other weight
+ * (depthwise and grouped convolutions, norms, biases) stays f32.
+ */
+function weightSpecs(file: SpxModelFile, K: KernelExports, precision: Precision): WeightSpec[] {
   const out: WeightSpec[] = [];
   const seen = new Set<string>();
   const shapeOf = (n: string) => file.header.tensors[n].shape;
+  const q8 = precision === 'int8';
+  const pad = (n: number, m: number) => Math.ceil(n / m) * m;
   const add = (name: string | undefined, kind: WeightSpec['kind'], groups = 1) => {
     if (!name || seen.has(name)) return;
     seen.add(name);
     const s = shapeOf(name);
     const bytes = kind === 'linear' ? K.linear_packed_bytes(s[1], s[0])
       : kind === 'conv' ? K.conv2d_packed_bytes(s[1] * groups, s[0], s[2], s[3], groups)
+      : kind === 'linear_q8' ? K.linear_q8_packed_bytes(s[1], s[0])
+      : kind === 'conv_q8' ? K.conv2d_q8_packed_bytes(s[1], s[0], s[2], s[3])
+      : kind === 'embed_q8' ? numel(s)
       : 4 * numel(s);
-    out.push({ name, kind, groups, bytes });
+    const scaleBytes = kind === 'linear_q8' ? 4 * pad(s[0], 8) : kind === 'conv_q8' ? 4 * pad(s[0], 4) : kind === 'embed_q8' ? 4 * s[0] : 0;
+    out.push({ name, kind, groups, bytes, scaleBytes });
   };
+  const lin = q8 ? 'linear_q8' : 'linear';
   for (const op of [...file.header.layers, ...file.header.exits].flatMap((b) => b.ops)) {
     switch (op.op) {
-      case 'linear': add(op.w, 'linear'); add(op.b, 'f32'); break;
-      case 'conv2d': add(op.w, 'conv', op.groups ?? 1); add(op.b, 'f32'); break;
+      case 'linear': add(op.w, lin); add(op.b, 'f32'); break;
+      case 'conv2d': {
+        const groups = op.groups ?? 1;
+        add(op.w, q8 && groups === 1 ? 'conv_q8' : 'conv', groups); add(op.b, 'f32'); break;
+      }
       case 'layernorm': add(op.g, 'f32'); add(op.b, 'f32'); break;
-      case 'embed': add(op.tok, 'f32'); add(op.pos, 'f32'); break;
+      case 'embed': add(op.tok, q8 ? 'embed_q8' : 'f32'); add(op.pos, 'f32'); break;
       case 'affine': add(op.w, 'f32'); add(op.b, 'f32'); break;
-      case 'attention': add(op.wqkv, 'linear'); add(op.bqkv, 'f32'); add(op.wo, 'linear'); add(op.bo, 'f32'); break;
+      case 'attention': {
+        const k = op.causal ? 'linear' : lin;
+        add(op.wqkv, k); add(op.bqkv, 'f32'); add(op.wo, k); add(op.bo, 'f32'); break;
+      }
       default: break;
     }
   }
@@ -65,7 +100,10 @@ function arenaMemoryBytes(layout: WasmLayout, base: number, file: SpxModelFile):
   const place = (bytes: number) => { top = align(top, ARENA_ALIGN) + bytes; high = Math.max(high, top); };
   for (const w of layout.weights) {
     place(w.bytes);
-    if (w.kind !== 'f32') high = Math.max(high, align(top, ARENA_ALIGN) + 4 * numel(file.header.tensors[w.name].shape));
+    if (w.scaleBytes) place(w.scaleBytes);
+    // the f32 copy (or int8 rows) a weight is packed from lives above it while packing
+    if (w.kind === 'linear' || w.kind === 'conv') high = Math.max(high, align(top, ARENA_ALIGN) + 4 * numel(file.header.tensors[w.name].shape));
+    if (w.kind === 'linear_q8' || w.kind === 'conv_q8') high = Math.max(high, align(top, ARENA_ALIGN) + numel(file.header.tensors[w.name].shape));
   }
   for (const b of [...layout.slots, layout.scratch, layout.ids, layout.probs, 8, layout.bytesOut]) place(b);
   return Math.ceil(high / PAGE) * PAGE;
@@ -80,15 +118,23 @@ type WasmKernel<O extends Op> = (b: WasmBackend, op: O, io: StepIO, K: KernelExp
 const WASM_OPS: { [N in OpName]: WasmKernel<Extract<Op, { op: N }>> } = {
   conv2d: (b, op, { x, y, s }, K) => {
     const w = b.tensorShape(op.w);
+    const q = b.scales(op.w);
+    if (q) {
+      K.conv2d_q8(x, b.w(op.w), q, b.w(op.b), y, s[0], s[1], s[2], w[0], w[2], w[3], op.stride ?? 1, op.pad ?? 0,
+        ACT[op.act ?? 'none'], b.scratch);
+      return;
+    }
     K.conv2d(x, b.w(op.w), b.w(op.b), y, s[0], s[1], s[2], w[0], w[2], w[3], op.stride ?? 1, op.pad ?? 0, op.groups ?? 1,
       ACT[op.act ?? 'none'], b.scratch);
   },
   linear: (b, op, { x, y, s }, K) => {
     const [N, Kd] = b.tensorShape(op.w);
-    K.linear(x, b.w(op.w), b.w(op.b), y, numel(s) / Kd, Kd, N, ACT[op.act ?? 'none']);
+    const q = b.scales(op.w);
+    if (q) K.linear_q8(x, b.w(op.w), q, b.w(op.b), y, numel(s) / Kd, Kd, N, ACT[op.act ?? 'none'], b.scratch);
+    else K.linear(x, b.w(op.w), b.w(op.b), y, numel(s) / Kd, Kd, N, ACT[op.act ?? 'none']);
   },
   maxpool2d: (_b, op, { x, y, s }, K) => K.maxpool2d(x, y, s[0], s[1], s[2], op.k, op.stride ?? op.k, op.pad ?? 0),
-  avgpool2d: (_b, op, { x, y, s }, K) => (op.excludePad && op.pad ? (K as unknown as PoolExcludeKernels).avgpool2d_exclude : K.avgpool2d)(x, y, s[0], s[1], s[2], op.k, op.stride ?? op.k, op.pad ?? 0),
+  avgpool2d: (_b, op, { x, y, s }, K) => (op.excludePad && op.pad ? K.avgpool2d_exclude : K.avgpool2d)(x, y, s[0], s[1], s[2], op.k, op.stride ?? op.k, op.pad ?? 0),
   gap: (_b, _op, { x, y, s }, K) => K.gap(x, y, s[0], s[1] * s[2]),
   flatten: () => {},
   relu: (_b, _op, { x, y, s }, K) => K.relu(x, y, numel(s)),
@@ -100,35 +146,41 @@ const WASM_OPS: { [N in OpName]: WasmKernel<Extract<Op, { op: N }>> } = {
     const D = s[s.length - 1];
     K.layernorm(x, b.w(op.g), b.w(op.b), y, numel(s) / D, D, op.eps ?? 1e-5);
   },
-  embed: (b, op, { y, s }, K) => K.embed(b.ids, s[0], b.w(op.tok), b.w(op.pos), b.tensorShape(op.tok)[1], y),
+  embed: (b, op, { y, s }, K) => {
+    const q = b.scales(op.tok);
+    if (q) K.embed_q8(b.ids, s[0], b.w(op.tok), q, b.w(op.pos), b.tensorShape(op.tok)[1], y);
+    else K.embed(b.ids, s[0], b.w(op.tok), b.w(op.pos), b.tensorShape(op.tok)[1], y);
+  },
   attention: (b, op, { x, y, s }, K) => op.causal
-    ? (K as unknown as CausalAttentionKernels).attention_causal(x, s[0], s[1], op.heads, b.w(op.wqkv), b.w(op.bqkv), b.w(op.wo), b.w(op.bo), op.window ?? 0, y, b.scratch)
+    ? K.attention_causal(x, s[0], s[1], op.heads, b.w(op.wqkv), b.w(op.bqkv), b.w(op.wo), b.w(op.bo), op.window ?? 0, y, b.scratch)
+    : b.scales(op.wqkv)
+    ? K.attention_q8(x, s[0], s[1], op.heads, b.w(op.wqkv), b.scales(op.wqkv), b.w(op.bqkv), b.w(op.wo), b.scales(op.wo),
+      b.w(op.bo), 0, op.window ?? 0, y, b.scratch)
     : K.attention(x, s[0], s[1], op.heads, b.w(op.wqkv), b.w(op.bqkv), b.w(op.wo), b.w(op.bo), 0,
     op.window ?? 0, y, b.scratch),
   seqmean: (_b, _op, { x, y, s }, K) => K.seqmean(x, y, s[0], s[1]),
   seqfirst: () => {}, // row 0 already starts the buffer: a view
-  sigmoid: (_b, _op, { x, y, s }, K) => (K as unknown as ActivationKernels).sigmoid(x, y, numel(s)),
-  tanh: (_b, _op, { x, y, s }, K) => (K as unknown as ActivationKernels).tanh(x, y, numel(s)),
-  gelu_tanh: (_b, _op, { x, y, s }, K) => (K as unknown as ActivationKernels).gelu_tanh(x, y, numel(s)),
-  hardsigmoid: (_b, op, { x, y, s }, K) => (K as unknown as ActivationKernels).hardsigmoid(x, y, numel(s), op.alpha ?? 0.2, op.beta ?? 0.5),
-  hardswish: (_b, _op, { x, y, s }, K) => (K as unknown as ActivationKernels).hardswish(x, y, numel(s)),
-  clip: (_b, op, { x, y, s }, K) => (K as unknown as ActivationKernels).clip(x, y, numel(s), op.min ?? -Infinity, op.max ?? Infinity),
+  sigmoid: (_b, _op, { x, y, s }, K) => K.sigmoid(x, y, numel(s)),
+  tanh: (_b, _op, { x, y, s }, K) => K.tanh(x, y, numel(s)),
+  gelu_tanh: (_b, _op, { x, y, s }, K) => K.gelu_tanh(x, y, numel(s)),
+  hardsigmoid: (_b, op, { x, y, s }, K) => K.hardsigmoid(x, y, numel(s), op.alpha ?? 0.2, op.beta ?? 0.5),
+  hardswish: (_b, _op, { x, y, s }, K) => K.hardswish(x, y, numel(s)),
+  clip: (_b, op, { x, y, s }, K) => K.clip(x, y, numel(s), op.min ?? -Infinity, op.max ?? Infinity),
   affine: (b, op, { x, y, s }, K) => {
     const [outer, C, inner] = channelLayout(s, affineWidth(op, (n) => b.tensorShape(n)));
-    (K as unknown as BroadcastKernels).affine(x, b.w(op.w), b.w(op.b), y, outer, C, inner);
+    K.affine(x, b.w(op.w), b.w(op.b), y, outer, C, inner);
   },
   mul: (b, op, { x, y, other, s, out }, K) => {
-    const B = K as unknown as BroadcastKernels;
     const saved = savedShape(b.plan, op, s.length === 2 || out.length === 2 ? (s.length === 2 ? s[0] : out[0]) : 0);
-    if (numel(saved) === numel(s)) B.mul(x, other, y, numel(s));
-    else if (numel(s) > numel(saved)) B.affine(x, other, 0, y, ...channelLayout(s, saved[0]));
-    else B.affine(other, x, 0, y, ...channelLayout(out, s[0]));
+    if (numel(saved) === numel(s)) K.mul(x, other, y, numel(s));
+    else if (numel(s) > numel(saved)) K.affine(x, other, 0, y, ...channelLayout(s, saved[0]));
+    else K.affine(other, x, 0, y, ...channelLayout(out, s[0]));
   },
-  pad: (_b, op, { x, y, s }, K) => (K as unknown as PadConcatKernels).pad2d(x, y, s[0], s[1], s[2], op.top ?? 0, op.bottom ?? 0, op.left ?? 0, op.right ?? 0),
+  pad: (_b, op, { x, y, s }, K) => K.pad2d(x, y, s[0], s[1], s[2], op.top ?? 0, op.bottom ?? 0, op.left ?? 0, op.right ?? 0),
   concat: (_b, op, { x, y, other, s, out }, K) => {
     const nx = numel(s), ns = numel(out) - nx;
-    if (op.xFirst) (K as unknown as PadConcatKernels).concat(x, nx, other, ns, y);
-    else (K as unknown as PadConcatKernels).concat(other, ns, x, nx, y);
+    if (op.xFirst) K.concat(x, nx, other, ns, y);
+    else K.concat(other, ns, x, nx, y);
   },
 };
 
@@ -148,13 +200,17 @@ export class WasmBackend implements Backend {
   private T = 0; // token count of the current input (token models)
   private curLayer = -1; // the layer whose output is current (0 = the raw input loaded)
   private disposed = false;
+  /** 'int8' when the model's linear, conv (groups = 1), attention and embedding weights are int8 (LoadOptions.precision). */
+  readonly precision: Precision;
 
   private constructor(kernels: Kernels, file: SpxModelFile, plan: BufferPlan, layout: WasmLayout) {
     this.kernels = kernels;
     this.file = file;
     this.plan = plan;
+    this.precision = layout.precision;
     for (const w of layout.weights) {
-      if (w.kind === 'f32') this.weights.set(w.name, { ptr: kernels.putF32(file.tensor(w.name)), shape: this.tensorShape(w.name) });
+      if (w.kind === 'f32') this.weights.set(w.name, { ptr: kernels.putF32(file.tensor(w.name)), shape: this.tensorShape(w.name), scales: 0 });
+      else if (isInt8Kind(w.kind)) this.putInt8(w);
       else this.putPacked(w);
     }
     this.slots = layout.slots.map((b) => kernels.alloc(b));
@@ -170,35 +226,48 @@ export class WasmBackend implements Backend {
    * TOO_LARGE when it needs more than `maxMemoryBytes` or than a WASM memory can hold; NO_SIMD on a runtime whose
    * WebAssembly lacks SIMD.
    */
-  static async create(file: SpxModelFile, opts: { maxMemoryBytes?: number } = {}): Promise<WasmBackend> {
+  static async create(file: SpxModelFile, opts: { maxMemoryBytes?: number; precision?: Precision } = {}): Promise<WasmBackend> {
+    const precision = opts.precision ?? 'f32';
+    if (precision !== 'f32' && precision !== 'int8') {
+      throw new EngineError('BAD_INPUT', `precision must be 'f32' or 'int8', got ${String(precision)}`);
+    }
     if (!wasmSimdSupported()) {
       throw new EngineError('NO_SIMD', 'this runtime\'s WebAssembly has no SIMD, which the WASM backend needs (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4, Deno, Bun, workerd have it)');
     }
     const limit = Math.min(opts.maxMemoryBytes ?? Infinity, MAX_MEMORY_BYTES);
     const what = opts.maxMemoryBytes !== undefined && opts.maxMemoryBytes < MAX_MEMORY_BYTES ? `maxMemoryBytes (${opts.maxMemoryBytes})` : `a WASM memory's ${MAX_MEMORY_BYTES} bytes`;
     const plan = planBuffers(file);
-    // A first bound from the shapes alone (packed weights are never smaller than f32), before the kernels compute sizes.
+    // A first bound from the shapes alone (packed weights are never smaller than f32, int8 ones than a byte per
+    // value), before the kernels compute sizes.
     let lower = plan.activationBytes;
-    for (const t of Object.values(file.header.tensors)) lower += 4 * numel(t.shape);
+    for (const t of Object.values(file.header.tensors)) lower += (precision === 'int8' ? 1 : 4) * numel(t.shape);
     if (lower > limit) throw new EngineError('TOO_LARGE', `${file.header.name} needs at least ${lower} bytes (weights as f32 and planned activations), more than ${what}`);
     const kernels = await loadKernels();
     const K = kernels.exports;
+    const weights = weightSpecs(file, K, precision);
+    const int8 = new Set(weights.filter((w) => isInt8Kind(w.kind)).map((w) => w.name));
     let scratch = 0;
     for (const block of [...plan.layers, ...plan.exits]) {
       for (const st of block.steps) {
         const s = st.inShape, op = st.op;
         if (op.op === 'conv2d') {
           const w = file.header.tensors[op.w].shape;
-          scratch = Math.max(scratch, K.conv2d_scratch_bytes(s[0], s[1], s[2], w[0], w[2], w[3], op.stride ?? 1, op.pad ?? 0, op.groups ?? 1));
+          scratch = Math.max(scratch, int8.has(op.w)
+            ? K.conv2d_q8_scratch_bytes(s[0], s[1], s[2], w[0], w[2], w[3], op.stride ?? 1, op.pad ?? 0)
+            : K.conv2d_scratch_bytes(s[0], s[1], s[2], w[0], w[2], w[3], op.stride ?? 1, op.pad ?? 0, op.groups ?? 1));
+        } else if (op.op === 'linear' && int8.has(op.w)) {
+          const Kd = file.header.tensors[op.w].shape[1];
+          scratch = Math.max(scratch, K.linear_q8_scratch_bytes(numel(s) / Kd, Kd));
         } else if (op.op === 'attention') {
-          scratch = Math.max(scratch, K.attention_scratch_bytes(s[0], s[1], op.heads));
-          if (op.causal) scratch = Math.max(scratch, (K as unknown as CausalAttentionKernels).attention_causal_scratch_bytes(s[0], s[1]));
+          scratch = Math.max(scratch, int8.has(op.wqkv) ? K.attention_q8_scratch_bytes(s[0], s[1], op.heads) : K.attention_scratch_bytes(s[0], s[1], op.heads));
+          if (op.causal) scratch = Math.max(scratch, K.attention_causal_scratch_bytes(s[0], s[1]));
         }
       }
     }
     const h = file.header;
     const layout: WasmLayout = {
-      weights: weightSpecs(file, K),
+      precision,
+      weights,
       slots: plan.slots.map((n) => n * 4),
       scratch,
       ids: (h.input.kind === 'tokens' ? h.input.maxLen : 1) * 4,
@@ -229,7 +298,35 @@ export class WasmBackend implements Backend {
     if (w.kind === 'linear') K.linear_pack(src, dst, shape[1], shape[0]);
     else K.conv2d_pack(src, dst, shape[1] * w.groups, shape[0], shape[2], shape[3], w.groups);
     k.release(mark);
-    this.weights.set(w.name, { ptr: dst, shape });
+    this.weights.set(w.name, { ptr: dst, shape, scales: 0 });
+  }
+
+  /** An int8 weight (int8-weights.ts): packed for its kernel, or as rows for the embedding; its scales beside it. */
+  private putInt8(w: WeightSpec): void {
+    const k = this.kernels, K = k.exports;
+    const shape = this.tensorShape(w.name);
+    const rows = int8Rows(this.file, w.name);
+    const dst = k.alloc(w.bytes);
+    const scales = k.alloc(w.scaleBytes);
+    const sv = k.f32(scales, w.scaleBytes / 4);
+    sv.fill(0);
+    sv.set(rows.scales);
+    if (w.kind === 'embed_q8') {
+      k.i8(dst, rows.q.length).set(rows.q);
+    } else {
+      const mark = k.mark();
+      const src = k.alloc(rows.q.length);
+      k.i8(src, rows.q.length).set(rows.q);
+      if (w.kind === 'linear_q8') K.linear_q8_pack(src, dst, shape[1], shape[0]);
+      else K.conv2d_q8_pack(src, dst, shape[1], shape[0], shape[2], shape[3]);
+      k.release(mark);
+    }
+    this.weights.set(w.name, { ptr: dst, shape, scales });
+  }
+
+  /** The per-row scales of an int8 weight, 0 when the weight is not int8. */
+  scales(name: string): number {
+    return this.weights.get(name)?.scales ?? 0;
   }
 
   w(name: string | undefined): number {

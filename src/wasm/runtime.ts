@@ -32,6 +32,39 @@ export interface KernelExports {
   exit_head(logits: number, probs: number, N: number): number;
   quantize_i8(x: number, q: number, n: number, scale: number, zeroPoint: number): void;
   minmax(x: number, n: number, out: number): void;
+  // Standalone activations (assembly/activation-ops.ts): `out` may equal `x`.
+  sigmoid(x: number, out: number, n: number): void;
+  tanh(x: number, out: number, n: number): void;
+  gelu_tanh(x: number, out: number, n: number): void;
+  hardsigmoid(x: number, out: number, n: number, alpha: number, beta: number): void;
+  hardswish(x: number, out: number, n: number): void;
+  clip(x: number, out: number, n: number, lo: number, hi: number): void;
+  // Broadcasts (assembly/broadcast.ts): a pointer of 0 for `w` or `b` means none.
+  affine(x: number, w: number, b: number, out: number, outer: number, C: number, inner: number): void;
+  mul(a: number, b: number, out: number, n: number): void;
+  // Data movement (assembly/pad-concat.ts), pools that exclude padding, causal attention.
+  pad2d(x: number, out: number, C: number, H: number, W: number, top: number, bottom: number, left: number, right: number): void;
+  concat(a: number, na: number, b: number, nb: number, out: number): void;
+  avgpool2d_exclude(x: number, out: number, C: number, H: number, W: number, k: number, stride: number, pad: number): void;
+  attention_causal_scratch_bytes(T: number, D: number): number;
+  attention_causal(x: number, T: number, D: number, heads: number, wqkv: number, bqkv: number, wo: number, bo: number,
+    window: number, out: number, scratch: number): void;
+  // The int8 path (assembly/gemm-q8.ts): int8 weights with per-output-channel f32 scales (padded with zeros to a
+  // multiple of 8 for linear, 4 for conv), activations quantized to int16 inside the call.
+  linear_q8_packed_bytes(K: number, N: number): number;
+  linear_q8_pack(wq: number, packed: number, K: number, N: number): void;
+  linear_q8_scratch_bytes(M: number, K: number): number;
+  linear_q8(x: number, packed: number, wscale: number, b: number, out: number, M: number, K: number, N: number, act: number,
+    scratch: number): void;
+  conv2d_q8_packed_bytes(C: number, OC: number, KH: number, KW: number): number;
+  conv2d_q8_pack(wq: number, packed: number, C: number, OC: number, KH: number, KW: number): void;
+  conv2d_q8_scratch_bytes(C: number, H: number, W: number, OC: number, KH: number, KW: number, stride: number, pad: number): number;
+  conv2d_q8(x: number, packed: number, wscale: number, b: number, out: number, C: number, H: number, W: number, OC: number,
+    KH: number, KW: number, stride: number, pad: number, act: number, scratch: number): void;
+  attention_q8_scratch_bytes(T: number, D: number, heads: number): number;
+  attention_q8(x: number, T: number, D: number, heads: number, wqkv: number, sqkv: number, bqkv: number, wo: number, so: number,
+    bo: number, mask: number, window: number, out: number, scratch: number): void;
+  embed_q8(ids: number, T: number, tokq: number, tokScale: number, pos: number, D: number, out: number): void;
   /** 1 in the relaxed-SIMD build, 0 in the plain one. */
   relaxed_simd_build(): number;
 }

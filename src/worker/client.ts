@@ -24,6 +24,8 @@ export class WorkerModelError extends Error {
 export interface WorkerModelOptions {
   /** 'wasm' (default), 'webgpu' or 'auto', chosen inside the worker (navigator.gpu is there in workers too). */
   backend?: LoadOptions['backend'];
+  /** 'f32' (default) or 'int8' (the WASM int8 path; see LoadOptions.precision). */
+  precision?: LoadOptions['precision'];
   /**
    * The worker to use: a Worker already started on splitee's worker script, or that script's URL. Default: the
    * script beside this module (dist/src/worker/worker.js), as a module worker.
@@ -85,8 +87,8 @@ export class WorkerModel {
   }
 
   /** @internal */
-  async load(source: Uint8Array | string, backend: WorkerModelOptions['backend']): Promise<void> {
-    this.info = await this.call({ op: 'load', source, backend });
+  async load(source: Uint8Array | string, backend: WorkerModelOptions['backend'], precision?: WorkerModelOptions['precision']): Promise<void> {
+    this.info = await this.call({ op: 'load', source, backend, ...(precision ? { precision } : {}) });
   }
 
   get header(): SpxHeader { return this.info.header; }
@@ -158,7 +160,7 @@ export async function createWorkerModel(source: Uint8Array | ArrayBuffer | strin
   } else throw new WorkerModelError('BAD_SOURCE', `a model source is .spx bytes or a URL, got ${Object.prototype.toString.call(source)}`);
   const model = new WorkerModel(startWorker(opts.worker));
   try {
-    await model.load(src, opts.backend);
+    await model.load(src, opts.backend, opts.precision);
   } catch (e) {
     model.dispose();
     throw e;

@@ -8,7 +8,7 @@ import type { PredictInput, PredictOptions, Prediction } from '../predict.js';
 import type { Encoded } from '../transport/codec.js';
 
 export type WorkerRequest =
-  | { op: 'load'; source: Uint8Array | string; backend?: LoadOptions['backend'] }
+  | { op: 'load'; source: Uint8Array | string; backend?: LoadOptions['backend']; precision?: LoadOptions['precision'] }
   | { op: 'exits'; input: ModelInput }
   | { op: 'run'; input: ModelInput; from?: number; to?: number }
   | { op: 'exit'; k: number; activation: Tensor }

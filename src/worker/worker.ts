@@ -67,7 +67,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       model?.dispose();
       model = undefined;
       const bytes = typeof req.source === 'string' ? await fetchBytes(req.source) : req.source;
-      model = await loadModelBytes(bytes, { backend: req.backend });
+      model = await loadModelBytes(bytes, { backend: req.backend, ...(req.precision ? { precision: req.precision } : {}) });
       return { header: model.header, digest: model.digest, backendName: model.backendName };
     }
     case 'exits': return loaded().exits(req.input);
