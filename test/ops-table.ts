@@ -4,7 +4,7 @@
 // layer under test is exactly the case's ops, run by the backend's buffer plan and op table, and read back.
 import type { Op, OpName } from '../src/format/index.js';
 import { inferBlock, type Act } from '../src/format/shapes.js';
-import { writeSpx } from '../src/format/index.js';
+import { writeSpx, type WriterTensor } from '../src/format/index.js';
 import { randn, type Rng } from './util.js';
 
 type Make = { f32(shape: number[], scale?: number): string };
@@ -38,6 +38,14 @@ export interface OpEntry {
   tol: number;
   /** A looser bound for WebGPU, where its kernel is knowingly less precise (the reason next to it). */
   webgpuTol?: number;
+  /**
+   * The bound with precision 'int8' (WASM), for the ops whose weights it makes int8. The case's weights are then
+   * exactly int8 times a per-row scale (int8Weights), so the reference uses the very weights the kernels do, and what
+   * remains is the activations' int16 quantization (docs/KERNELS.md): half a step of max|x|/qmax (per row, per
+   * tensor for a conv; qmax = 32767 up to K = 512) on each term, ~1e-5 of ‖y‖ for normal inputs. Absent: the op is
+   * not run in int8.
+   */
+  int8Tol?: number;
   cases: OpCase[];
 }
 
@@ -104,6 +112,7 @@ const CLIP_BOUNDS: { min?: number; max?: number }[] = [{ min: -1, max: 1 }, { mi
 export const OP_TABLE: { [N in OpName]: OpEntry } = {
   linear: {
     tol: 1e-5,
+    int8Tol: 1e-4,
     cases: [
       // M = 0 here means a [K] vector input (an exit head's GEMV); M = 1 a one-row matrix. The GEMM's tiling edge
       // cases (every small M × N) are tested at kernel level in test/kernels-gemm.test.ts.
@@ -117,6 +126,8 @@ export const OP_TABLE: { [N in OpName]: OpEntry } = {
   },
   conv2d: {
     tol: 1e-5,
+    // grouped and depthwise convolutions stay f32 in int8 (their cases then meet the f32 bound)
+    int8Tol: 1e-4,
     cases: [
       // C, H, W, OC, KH, KW, stride, pad, groups
       ...[[1, 28, 28, 8, 3, 3, 1, 1, 1], [3, 13, 11, 5, 3, 3, 2, 1, 1], [4, 9, 9, 6, 5, 5, 1, 2, 2], [8, 10, 10, 8, 3, 3, 1, 1, 8],
@@ -182,12 +193,16 @@ export const OP_TABLE: { [N in OpName]: OpEntry } = {
   },
   embed: {
     tol: 0,
+    // tok[id] = q·s exactly: the int8 table times its scale is the f32 table, bit for bit
+    int8Tol: 0,
     cases: sampled(cross([1, 3, 4, 8, 12, 17, 36, 64], [1, 2, 5, 17, 33]).map(([D, T]) => ({
       input: { kind: 'tokens', T, vocab: 7 }, ops: (m: Make) => [{ op: 'embed', tok: m.f32([7, D]), pos: m.f32([T + 2, D]) }] as Op[],
     })), 5),
   },
   attention: {
     tol: 1e-5,
+    // two quantized projections, the first one's error carried through the softmax (causal attention stays f32)
+    int8Tol: 3e-4,
     cases: [
       // D × heads × T, global attention
       ...sampled(cross([4, 8, 12, 36, 64].flatMap((D) => [1, 2, 3, 4].filter((h) => D % h === 0).map((h) => [D, h])), [1, 2, 5, 17, 33])
@@ -295,13 +310,56 @@ export interface CaseModel {
   ops: Op[];
 }
 
-export function caseModel(c: OpCase, r: Rng): CaseModel {
-  const tensors: Record<string, { dtype: 'f32'; shape: number[]; data: Float32Array }> = {};
+/**
+ * Normal(0, scale) values made exactly int8 × a per-row scale (rows along axis 0): each row's scale has at most 17
+ * significant bits and one value per row sits at ±127 steps, so 127·scale is an exact f32 and re-quantizing the row
+ * (max|row| / 127, round) gives back these codes and this scale exactly.
+ */
+export function int8Representable(r: Rng, shape: number[], scale = 1): { data: Float32Array; q: Int8Array; scales: number[] } {
+  const rows = shape[0];
+  return snapRows(randn(r, shape.reduce((a, b) => a * b, 1), scale), rows, shape.slice(1).reduce((a, b) => a * b, 1));
+}
+
+/** The matrix w [rows, cols] moved onto an int8 grid per row, as int8Representable describes (zero rows stay zero). */
+export function snapRows(w: ArrayLike<number>, rows: number, cols: number): { data: Float32Array; q: Int8Array; scales: number[] } {
+  const q = new Int8Array(rows * cols);
+  const scales: number[] = [];
+  const data = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    let amax = 0, at = i * cols;
+    for (let j = i * cols; j < (i + 1) * cols; j++) if (Math.abs(w[j]) > amax) { amax = Math.abs(w[j]); at = j; }
+    if (amax === 0) { scales.push(0); continue; }
+    const unit = 2 ** (Math.floor(Math.log2(amax / 127)) - 16);
+    const s = Math.round(amax / 127 / unit) * unit;
+    for (let j = i * cols; j < (i + 1) * cols; j++) {
+      q[j] = j === at ? (w[j] < 0 ? -127 : 127) : Math.max(-127, Math.min(127, Math.round(w[j] / s)));
+      data[j] = q[j] * s;
+    }
+    scales.push(s);
+  }
+  return { data, q, scales };
+}
+
+export interface CaseOptions {
+  /**
+   * Every weight of two or more dimensions int8-representable per row (int8Representable), stored alternately as an
+   * f32 tensor and as a per-channel int8 tensor (the int8 path quantizes the one and takes the other as it is).
+   */
+  int8Weights?: boolean;
+}
+
+export function caseModel(c: OpCase, r: Rng, opts: CaseOptions = {}): CaseModel {
+  const tensors: Record<string, WriterTensor> = {};
   let count = 0;
   const m: Make = {
     f32(shape, scale = 1) {
       const name = `t${count++}`;
-      tensors[name] = { dtype: 'f32', shape, data: randn(r, shape.reduce((a, b) => a * b, 1), scale) };
+      if (opts.int8Weights && shape.length >= 2) {
+        const { data, q, scales } = int8Representable(r, shape, scale);
+        tensors[name] = count % 2 ? { dtype: 'f32', shape, data } : { dtype: 'i8', shape, data: q, quant: { axis: 0, scales } };
+      } else {
+        tensors[name] = { dtype: 'f32', shape, data: randn(r, shape.reduce((a, b) => a * b, 1), scale) };
+      }
       return name;
     },
   };

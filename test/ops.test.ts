@@ -1,19 +1,27 @@
 // Every case of the op table (test/ops-table.ts) on every backend, against the float64 reference: WASM, and WebGPU
 // through dawn.node (on SwiftShader where there is no GPU: see DEVELOPERS.md). Each case runs as the one layer of a
 // small model, through the backend's buffer plan and op table; ops that may write in place run a second time with
-// their input pinned by a save, so both the in-place and the out-of-place kernels are checked.
+// their input pinned by a save, so both the in-place and the out-of-place kernels are checked. The WASM int8 path
+// (precision 'int8') runs the ops that have an int8Tol, on int8-representable weights, and the tiny models end to end.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Backend } from '../src/engine/backend.js';
 import { WasmBackend } from '../src/engine/wasm-backend.js';
 import { OP_RULES } from '../src/format/shapes.js';
-import { OP_NAMES, parseSpx, type Op, type OpName, type SpxModelFile } from '../src/format/index.js';
+import { OP_NAMES, parseSpx, writeSpx, type Op, type OpName, type SpxModelFile, type WriterTensor } from '../src/format/index.js';
 import { WebGpuBackend } from '../src/webgpu/backend.js';
 import { GpuContext } from '../src/webgpu/context.js';
 import { createNodeGpu } from '../src/webgpu/node-gpu.js';
-import { caseLabel, caseModel, OP_TABLE, type OpCase, type OpEntry } from './ops-table.js';
-import { refOps } from './reference/model.js';
-import { assertClose, relError, rng } from './util.js';
+import { caseLabel, caseModel, OP_TABLE, snapRows, type OpCase, type OpEntry } from './ops-table.js';
+import { tinyImageModel, tinyTextModel } from './fixtures/tiny-models.js';
+import { refForward, refOps } from './reference/model.js';
+import { assertClose, randn, relError, rng } from './util.js';
+
+/**
+ * Largest |Δp| of an exit's probabilities in int8 on int8-representable weights: each int8 op is within ~1e-4 of
+ * ‖y‖ (OP_TABLE int8Tol), a few of them in a row before a softmax of O(1) logits.
+ */
+const INT8_MODEL_TOL = 5e-4;
 
 let gpuCtx: GpuContext | undefined;
 let gpuError: unknown;
@@ -24,8 +32,10 @@ try {
   gpuError = e;
 }
 
-const BACKENDS: { name: string; make(file: SpxModelFile): Promise<Backend>; all: boolean }[] = [
+const BACKENDS: { name: string; make(file: SpxModelFile): Promise<Backend>; all: boolean; int8?: boolean }[] = [
   { name: 'wasm', make: (f) => WasmBackend.create(f), all: true },
+  // precision 'int8': the ops with an int8Tol, on int8-representable weights (OpEntry.int8Tol)
+  { name: 'wasm-int8', make: (f) => WasmBackend.create(f, { precision: 'int8' }), all: true, int8: true },
   {
     name: 'webgpu',
     make: (f) => {
@@ -46,17 +56,19 @@ function variants(c: OpCase, first: Op): OpCase[] {
 
 const worst = new Map<string, number>();
 
-for (const { name, make, all } of BACKENDS) {
-  test(`${name}: every op of the table against the float64 reference`, async () => {
+for (const { name, make, all, int8 } of BACKENDS) {
+  test(`${name}: every ${int8 ? 'int8 ' : ''}op of the table against the float64 reference`, async () => {
     const failures: string[] = [];
     let ran = 0;
+    const opts = { int8Weights: int8 };
     for (const [op, entry] of Object.entries(OP_TABLE) as [OpName, OpEntry][]) {
+      if (int8 && entry.int8Tol === undefined) continue;
       for (const [i, c] of entry.cases.entries()) {
         if (!all && c.cpuOnly) continue;
         const seed = 1000 * (OP_NAMES.indexOf(op) + 1) + i;
-        for (const v of variants(c, caseModel(c, rng(seed)).ops[0])) {
+        for (const v of variants(c, caseModel(c, rng(seed), opts).ops[0])) {
           // The same seed gives the same weights and input: the variants differ only in their ops.
-          const m = caseModel(v, rng(seed));
+          const m = caseModel(v, rng(seed), opts);
           const file = parseSpx(m.bytes);
           const what = `${name} ${op} #${i + 1}: ${caseLabel(v, m.ops)}`;
           let backend: Backend | undefined;
@@ -68,7 +80,7 @@ for (const { name, make, all } of BACKENDS) {
             ran++;
             if (got.shape.join() !== ref.shape.join()) { failures.push(`${what}: shape [${got.shape}], expected [${ref.shape}]`); continue; }
             if (got.data.some((x) => Number.isNaN(x))) { failures.push(`${what}: NaN in the output`); continue; }
-            const tol = name === 'webgpu' ? entry.webgpuTol ?? entry.tol : entry.tol;
+            const tol = int8 ? entry.int8Tol! : name === 'webgpu' ? entry.webgpuTol ?? entry.tol : entry.tol;
             const err = tol === 0
               ? (got.data.every((x, j) => x === Math.fround(ref.data[j])) ? 0 : Infinity)
               : relError(got.data, ref.data);
@@ -83,9 +95,52 @@ for (const { name, make, all } of BACKENDS) {
       }
     }
     assert.equal(failures, [], `${failures.length} failing cases`);
+    assert.ok(ran > 0, `${name}: no case ran`);
     console.log(`  ${name}: ${ran} cases`);
   });
 }
+
+/** The model with every weight of two or more dimensions on its int8 grid (snapRows), alternately stored as int8. */
+function int8Snapped(bytes: Uint8Array): Uint8Array {
+  const file = parseSpx(bytes);
+  const tensors: Record<string, WriterTensor> = {};
+  for (const [i, [name, e]] of Object.entries(file.header.tensors).entries()) {
+    const data = file.tensor(name);
+    if (e.shape.length < 2) { tensors[name] = { dtype: 'f32', shape: e.shape, data }; continue; }
+    const snapped = snapRows(data, e.shape[0], data.length / e.shape[0]);
+    tensors[name] = i % 2 ? { dtype: 'f32', shape: e.shape, data: snapped.data } : { dtype: 'i8', shape: e.shape, data: snapped.q, quant: { axis: 0, scales: snapped.scales } };
+  }
+  const { tensors: _t, dataLength: _d, ...header } = file.header;
+  return writeSpx(header, tensors);
+}
+
+test('wasm-int8: the tiny models end to end, every exit, against the float64 reference', async () => {
+  const r = rng(77);
+  const models: [string, Uint8Array, (Float32Array | Int32Array)[]][] = [
+    ['tiny-image', tinyImageModel(), Array.from({ length: 4 }, () => randn(r, 3 * 13 * 11))],
+    ['tiny-text', tinyTextModel(), Array.from({ length: 5 }, (_, i) => Int32Array.from({ length: [1, 2, 5, 8, 9][i] }, () => r.int(0, 50)))],
+    ['tiny-text windowed', tinyTextModel(2, 3, [1, 2, 0]), Array.from({ length: 3 }, (_, i) => Int32Array.from({ length: [3, 7, 9][i] }, () => r.int(0, 50)))],
+  ];
+  for (const [what, original, inputs] of models) {
+    const bytes = int8Snapped(original);
+    const file = parseSpx(bytes);
+    const backend = await WasmBackend.create(file, { precision: 'int8' });
+    try {
+      for (const [n, x] of inputs.entries()) {
+        const ref = refForward(file, x);
+        for (let k = 1; k <= file.header.layers.length; k++) {
+          await backend.run(k === 1 ? x : null, k, k);
+          const got = (await backend.exit(k)).probs;
+          const err = ref[k - 1].reduce((m, p, j) => Math.max(m, Math.abs(p - got[j])), 0);
+          worst.set('wasm-int8 model |Δp|', Math.max(worst.get('wasm-int8 model |Δp|') ?? 0, err));
+          assert.ok(err <= INT8_MODEL_TOL, `${what} input ${n} exit ${k}: max |Δp| ${err} > ${INT8_MODEL_TOL} (got [${Array.from(got)}], expected [${Array.from(ref[k - 1])}])`);
+        }
+      }
+    } finally {
+      backend.dispose();
+    }
+  }
+});
 
 test('the comparison helpers: a NaN or an infinity is matched only by itself', () => {
   const fails = (a: number[], e: number[]) => {
@@ -103,7 +158,7 @@ test('the comparison helpers: a NaN or an infinity is matched only by itself', (
 });
 
 test.after(() => {
-  const lines = [...worst].map(([k, v]) => `${k.padEnd(18)} ${v === 0 ? 'exact' : v.toExponential(2)}`);
+  const lines = [...worst].map(([k, v]) => `${k.padEnd(20)} ${v === 0 ? 'exact' : v.toExponential(2)}`);
   console.log(`  worst normalized error per op:\n    ${lines.join('\n    ')}`);
   gpuCtx?.destroy();
 });
