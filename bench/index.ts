@@ -1,14 +1,16 @@
 // `npm run bench` — one run measures, on this machine:
-//   1. splitee vs onnxruntime-web (WASM, 1 thread, SIMD) and onnxruntime-node (CPU EP, 1 thread) on the zoo models:
-//      the whole model (all exits) and every device segment (layers 1..k + exit k), medians and ratios;
-//   2. the GEMM / conv / attention kernels in GFLOP/s at the models' shapes and at 256/512/1024 square GEMM, as a
-//      fraction of the WASM SIMD multiply-add peak measured in this process;
+//   1. splitee (f32 and its int8 path) vs onnxruntime-web (WASM, 1 thread, SIMD), onnxruntime-node (CPU EP, 1 thread)
+//      and tfjs-backend-wasm on the zoo models: the whole model (all exits) and every device segment (layers 1..k +
+//      exit k), medians and ratios;
+//   2. the GEMM / conv / attention kernels (f32 and int8) in GFLOP/s at the models' shapes and at square GEMM, as a
+//      fraction of the WASM SIMD multiply-add peak (and, for int8, of the integer dot-product peak) measured here;
 //   3. transport encode/decode throughput and the policy's decision + update time (bench/transport.ts, policy.ts);
 //   4. the WASM linear memory of the device half per model.
-// Usage: node dist/bench/index.js [--json] [--quick] [--wall] [--tiny] [--out results.json] | --render results.json
+// Usage: node dist/bench/index.js [--json] [--quick] [--wall] [--tiny] [--skip parts] [--out results.json] | --render results.json
 //   --json: only JSON on stdout (progress always goes to stderr); --quick: short budgets; --wall: time with the wall
 //   clock instead of this process's CPU time (see bench/measure.ts); --tiny: the test fixtures instead of the zoo;
-//   --out: also save the JSON; --render: print the table of a saved run.
+//   --out: also save the JSON; --render: print the table of a saved run; --skip relaxed,transport,policy,memory: leave
+//   those parts out (the models and kernels always run).
 import { cpus, loadavg, totalmem, type as osType, release as osRelease, arch } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { benchKernels } from './kernels.js';
@@ -28,6 +30,14 @@ const json = args.has('--json');
 const quick = args.has('--quick');
 const clock: Clock = args.has('--wall') ? 'wall' : 'cpu';
 const log = (line: string) => process.stderr.write(`${line}\n`);
+const SKIPPABLE = ['relaxed', 'transport', 'policy', 'memory'] as const;
+const skip = new Set(args.has('--skip') ? (process.argv[process.argv.indexOf('--skip') + 1] ?? '').split(',').filter(Boolean) : []);
+for (const p of skip) {
+  if (!(SKIPPABLE as readonly string[]).includes(p)) {
+    process.stderr.write(`--skip: unknown part '${p}' (parts: ${SKIPPABLE.join(', ')})\n`);
+    process.exit(2);
+  }
+}
 
 if (args.has('--render')) {
   // Re-print the table of a saved run (`--out`) without measuring anything.
@@ -85,37 +95,49 @@ const machine = {
 const t0 = performance.now();
 log(`splitee bench${quick ? ' (quick)' : ''}: ${machine.cpu}, ${machine.cores} cores, node ${machine.node}, load ${machine.loadAverageAtStart.join(' ')}`);
 
-const models = await benchModels({ tiny: args.has('--tiny') });
+const models = await benchModels({ tiny: args.has('--tiny'), int8: true });
 if (models.every((m) => !m.onnx)) log(`no zoo model with an ONNX export found: benching ${models.map((m) => m.name).join(', ')} (splitee only)`);
 
 const modelResults: ModelResult[] = [];
 for (const bm of models) modelResults.push(...await benchModel(bm, { timeMs: budget.modelTaskMs, rounds: budget.rounds, clock, log }));
 
-const kernels = await benchKernels(models, { timeMs: budget.shapeMs, squareTimeMs: budget.squareMs, peakTimeMs: budget.peakMs, clock, log });
-log('relaxed SIMD vs plain SIMD (node with --experimental-wasm-relaxed-simd, headless chromium)…');
-const relaxed = await benchRelaxed({ quick, clock, log });
-// The per-model rows carry the relaxed build's time next to the plain build's (spliteeMs).
-for (const r of modelResults) {
-  const m = relaxed.node.models.find((x) => x.model === r.name && x.input === r.input);
-  (r as typeof r & { spliteeRelaxedMs: number | null }).spliteeRelaxedMs = m ? m.spliteeRelaxedMs : null;
+const kernels = await benchKernels(models, { timeMs: budget.shapeMs, squareTimeMs: budget.squareMs, peakTimeMs: budget.peakMs, clock, log, int8: true });
+let relaxed: Awaited<ReturnType<typeof benchRelaxed>> | undefined;
+if (!skip.has('relaxed')) {
+  log('relaxed SIMD vs plain SIMD (node with --experimental-wasm-relaxed-simd, headless chromium)…');
+  relaxed = await benchRelaxed({ quick, clock, log });
+  // The per-model rows carry the relaxed build's time next to the plain build's (spliteeMs).
+  for (const r of modelResults) {
+    const m = relaxed.node.models.find((x) => x.model === r.name && x.input === r.input);
+    (r as typeof r & { spliteeRelaxedMs: number | null }).spliteeRelaxedMs = m ? m.spliteeRelaxedMs : null;
+    // The int8 path on the relaxed build. It is timed in the relaxed bench's process (a child started with the flag
+    // under Node 20), not in the same rounds as ONNX Runtime: the ratio compares CPU times of two processes.
+    const int8Relaxed = m?.spliteeInt8RelaxedMs ?? null;
+    Object.assign(r, {
+      spliteeInt8RelaxedMs: int8Relaxed,
+      int8RelaxedVsOrtNode: int8Relaxed && r.ortNodeMs && r.int8VsOrtNode !== null ? int8Relaxed / r.ortNodeMs : null,
+    });
+  }
 }
-log('transport…');
-const transport = await benchTransport({ time: budget.transportMs, clock });
-log('policy…');
-const policy = await benchPolicy({ time: budget.policyMs });
-const memory = await benchMemory(models);
+if (!skip.has('transport')) log('transport…');
+const transport = skip.has('transport') ? [] : await benchTransport({ time: budget.transportMs, clock });
+if (!skip.has('policy')) log('policy…');
+const policy = skip.has('policy') ? [] : await benchPolicy({ time: budget.policyMs });
+const memory = skip.has('memory') ? [] : await benchMemory(models);
 const seconds = (performance.now() - t0) / 1000;
 const peakGflops = Math.max(kernels.peak.gflops, kernels.peakAfter.gflops);
 
 const result: BenchResult = {
   machine: { ...machine, loadAverageAtEnd: loadavg().map((v) => +v.toFixed(2)) },
-  options: { quick, clock, ...budget },
+  options: { quick, clock, ...budget, ...(skip.size ? { skipped: [...skip] } : {}) },
   seconds: +seconds.toFixed(1),
   models: modelResults,
   peak: { gflops: peakGflops, before: kernels.peak, after: kernels.peakAfter },
   gemm: kernels.gemm,
   conv: kernels.conv,
   attention: kernels.attention,
+  intPeak: kernels.intPeak,
+  int8: kernels.int8,
   transport,
   policy,
   memory,
@@ -128,4 +150,4 @@ if (args.has('--out')) {
   log(`wrote ${path}`);
 }
 process.stdout.write(json ? `${JSON.stringify(result, null, 1)}\n` : `${renderTable(result)}\n`);
-for (const bm of models) bm.model.dispose();
+for (const bm of models) { bm.model.dispose(); bm.int8?.dispose(); }

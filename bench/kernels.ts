@@ -2,12 +2,19 @@
 // throughput of this process (assembly/peak.ts: independent f32x4 mul+add chains, 8 flops each); the GEMM (linear),
 // conv2d and attention kernels are timed at 256/512/1024 square GEMM and at every shape the bench's models use,
 // with how often a whole-model pass (all exits) calls each shape, so the table shows where a model's time goes.
+//
+// With `int8`, the int8 path's kernels (linear_q8, conv2d_q8 for groups = 1, attention_q8) are timed too, at the
+// shapes the int8 models call them, against two ceilings: the f32 peak above (how they compare with the f32
+// kernels) and the integer dot-product peak of bench/int-peak.ts (what bounds them: an i32x4.dot_i16x8_s does 8
+// multiply-adds where f32x4.mul + f32x4.add do 4). Their callsPerPass key is `<model> <input> int8`, which also counts
+// the f32 kernels the int8 path keeps (depthwise convolutions).
 import type { Op } from '../src/format/index.js';
 import { planBuffers, shapeAt, type PlanStep } from '../src/engine/plan.js';
 import { loadKernels, type Kernels, type KernelExports } from '../src/wasm/runtime.js';
 import { ACT } from '../src/engine/activations.js';
 import { measureInterleaved, type Clock } from './measure.js';
 import { gaussian, sampleInputs, type BenchModel } from './zoo.js';
+import { intOpsPerIter, intPeakProbe, intProbeBytes, INT_PEAK_CHAINS } from './int-peak.js';
 
 interface PeakExports {
   peak_buf_bytes(): number;
@@ -33,15 +40,20 @@ export interface PeakResult {
   variants: PeakVariant[];
 }
 
+export type KernelName = 'linear' | 'conv2d' | 'attention' | 'linear_q8' | 'conv2d_q8' | 'attention_q8';
+
 export interface KernelRow {
-  kernel: 'linear' | 'conv2d' | 'attention';
+  kernel: KernelName;
   shape: string;
   /** Where the shape occurs (model, layer Lk or exit Ek), empty for the square GEMMs. */
   uses: string[];
   flops: number;
   ms: number;
   gflops: number;
+  /** gflops ÷ the f32 multiply-add peak (for the int8 kernels too: their speed against the f32 bound). */
   peakFraction: number;
+  /** int8 kernels: GOP/s (2 per multiply-add) ÷ the integer dot-product peak. */
+  intPeakFraction?: number;
   /** Calls per whole-model pass (all exits) of each model using it. */
   callsPerPass: Record<string, number>;
 }
@@ -52,6 +64,8 @@ export interface KernelBenchOptions {
   kernels?: Kernels;
   /** Square GEMM sizes (default 256, 512, 1024). */
   squareSizes?: number[];
+  /** Also time the int8 kernels at the int8 models' shapes (and 256/512 square linear_q8) against the integer peak. */
+  int8?: boolean;
 }
 
 export async function measurePeak(kern: Kernels, timeMs: number, clock: Clock = 'cpu'): Promise<PeakResult> {
@@ -82,12 +96,32 @@ export async function measurePeak(kern: Kernels, timeMs: number, clock: Clock = 
   return { gflops: Math.max(...out.filter((o) => o.chains > 1).map((o) => o.gflops)), variants: out };
 }
 
+/**
+ * The integer ceiling: independent `acc += dot_i16x8(u, v)` chains (bench/int-peak.ts), in GOP/s counting a
+ * multiply-add as 2 ops like the f32 flops. Measured in its own small module; the kernels' memory is not involved.
+ */
+export async function measureIntPeak(timeMs: number, clock: Clock = 'cpu'): Promise<PeakResult> {
+  const probe = await intPeakProbe();
+  const rnd = gaussian(13);
+  const n = Math.max(...probe.chains.map(intProbeBytes)) / 2;
+  // Small int16 values: the sums stay far from i32 overflow, and no lane is zero.
+  new Int16Array(probe.memory.buffer, 0, n).set(Int16Array.from({ length: n }, () => (Math.round(20 * rnd()) | 1)));
+  const tasks = probe.chains.map((chains) => {
+    const iters = Math.max(1, Math.round(8e7 / intOpsPerIter(chains)));
+    let sink = 0;
+    return { chains, ops: iters * intOpsPerIter(chains), task: { name: `dot${chains}`, fn: () => { sink = (sink + probe.run(chains, iters)) | 0; return sink; } } };
+  });
+  const t = await measureInterleaved(tasks.map((x) => x.task), { timeMs, rounds: 3, minIterations: 5, clock });
+  const variants = tasks.map((x) => ({ name: `int_dot${x.chains}`, chains: x.chains, gflops: x.ops / (t.get(x.task.name)!.medianMs * 1e6) }));
+  return { gflops: Math.max(...variants.map((v) => v.gflops)), variants };
+}
+
 // ---- shapes ----------------------------------------------------------------------------------------------------
 
-interface LinearShape { kernel: 'linear'; M: number; K: number; N: number; act: number }
-interface ConvShape { kernel: 'conv2d'; C: number; H: number; W: number; OC: number; KH: number; KW: number; stride: number; pad: number; groups: number; act: number }
+interface LinearShape { kernel: 'linear' | 'linear_q8'; M: number; K: number; N: number; act: number }
+interface ConvShape { kernel: 'conv2d' | 'conv2d_q8'; C: number; H: number; W: number; OC: number; KH: number; KW: number; stride: number; pad: number; groups: number; act: number }
 /** window: the op's local-attention window (0 = global); it changes the work, so it is part of the shape. */
-interface AttnShape { kernel: 'attention'; T: number; D: number; heads: number; window: number }
+interface AttnShape { kernel: 'attention' | 'attention_q8'; T: number; D: number; heads: number; window: number }
 type Shape = LinearShape | ConvShape | AttnShape;
 
 // The fused activation is part of the call the model makes (GELU costs as much as a small GEMM), so it is part of
@@ -96,9 +130,9 @@ const ACT_NAMES = ['', ' +relu', ' +relu6', ' +gelu'];
 
 function key(s: Shape): string {
   switch (s.kernel) {
-    case 'linear': return `${s.M}x${s.K}·${s.K}x${s.N}${ACT_NAMES[s.act]}`;
-    case 'conv2d': return `${s.C}x${s.H}x${s.W}→${s.OC} k${s.KH}x${s.KW} s${s.stride} p${s.pad}${s.groups > 1 ? ` g${s.groups}` : ''}${ACT_NAMES[s.act]}`;
-    case 'attention': return `T${s.T} D${s.D} h${s.heads}${s.window > 0 ? ` w${s.window}` : ''}`;
+    case 'linear': case 'linear_q8': return `${s.M}x${s.K}·${s.K}x${s.N}${ACT_NAMES[s.act]}`;
+    case 'conv2d': case 'conv2d_q8': return `${s.C}x${s.H}x${s.W}→${s.OC} k${s.KH}x${s.KW} s${s.stride} p${s.pad}${s.groups > 1 ? ` g${s.groups}` : ''}${ACT_NAMES[s.act]}`;
+    case 'attention': case 'attention_q8': return `T${s.T} D${s.D} h${s.heads}${s.window > 0 ? ` w${s.window}` : ''}`;
   }
 }
 
@@ -112,24 +146,28 @@ function attendedPairs(T: number, w: number): number {
 
 function flops(s: Shape): number {
   switch (s.kernel) {
-    case 'linear': return 2 * s.M * s.K * s.N;
-    case 'conv2d': {
+    case 'linear': case 'linear_q8': return 2 * s.M * s.K * s.N;
+    case 'conv2d': case 'conv2d_q8': {
       const OH = Math.floor((s.H + 2 * s.pad - s.KH) / s.stride) + 1, OW = Math.floor((s.W + 2 * s.pad - s.KW) / s.stride) + 1;
       return 2 * s.OC * OH * OW * (s.C / s.groups) * s.KH * s.KW;
     }
     // QKV projection, QKᵀ and softmax·V over the attended pairs, output projection (softmax itself not counted).
-    case 'attention': return 2 * s.T * s.D * 3 * s.D + 4 * attendedPairs(s.T, s.window) * s.D + 2 * s.T * s.D * s.D;
+    case 'attention': case 'attention_q8': return 2 * s.T * s.D * 3 * s.D + 4 * attendedPairs(s.T, s.window) * s.D + 2 * s.T * s.D * s.D;
   }
 }
 
-/** Every linear / conv / attention call one all-exits pass of `bm` makes, at each of its bench inputs. */
-function modelShapes(bm: BenchModel): { shape: Shape; use: string; model: string }[] {
+/**
+ * Every linear / conv / attention call one all-exits pass of `bm` makes, at each of its bench inputs. `int8`: the
+ * calls of the int8 path (linear, conv with groups = 1 and non-causal attention on the int8 kernels; the model id
+ * gets ` int8`).
+ */
+function modelShapes(bm: BenchModel, int8 = false): { shape: Shape; use: string; model: string }[] {
   const h = bm.model.header;
   const shapeOf = (n: string) => h.tensors[n].shape;
   const plan = planBuffers(bm.model.file);
   const out: { shape: Shape; use: string; model: string }[] = [];
   for (const sample of sampleInputs(bm.model)) {
-    const model = `${bm.name} ${sample.label}`;
+    const model = `${bm.name} ${sample.label}${int8 ? ' int8' : ''}`;
     const T = sample.ids?.length ?? 0;
     const visit = (steps: PlanStep[], where: string) => {
       for (const st of steps) {
@@ -138,12 +176,12 @@ function modelShapes(bm: BenchModel): { shape: Shape; use: string; model: string
         if (op.op === 'linear') {
           const [N, K] = shapeOf(op.w);
           const M = cur.length === 1 ? 1 : cur[0];
-          out.push({ shape: { kernel: 'linear', M, K, N, act: ACT[op.act ?? 'none'] }, use: where, model });
+          out.push({ shape: { kernel: int8 ? 'linear_q8' : 'linear', M, K, N, act: ACT[op.act ?? 'none'] }, use: where, model });
         } else if (op.op === 'conv2d') {
           const [OC, , KH, KW] = shapeOf(op.w);
-          out.push({ shape: { kernel: 'conv2d', C: cur[0], H: cur[1], W: cur[2], OC, KH, KW, stride: op.stride ?? 1, pad: op.pad ?? 0, groups: op.groups ?? 1, act: ACT[op.act ?? 'none'] }, use: where, model });
+          out.push({ shape: { kernel: int8 && (op.groups ?? 1) === 1 ? 'conv2d_q8' : 'conv2d', C: cur[0], H: cur[1], W: cur[2], OC, KH, KW, stride: op.stride ?? 1, pad: op.pad ?? 0, groups: op.groups ?? 1, act: ACT[op.act ?? 'none'] }, use: where, model });
         } else if (op.op === 'attention') {
-          out.push({ shape: { kernel: 'attention', T: cur[0], D: cur[1], heads: op.heads, window: op.window ?? 0 }, use: where, model });
+          out.push({ shape: { kernel: int8 && !op.causal ? 'attention_q8' : 'attention', T: cur[0], D: cur[1], heads: op.heads, window: op.window ?? 0 }, use: where, model });
         }
       }
     };
@@ -156,6 +194,26 @@ function modelShapes(bm: BenchModel): { shape: Shape; use: string; model: string
 }
 
 // ---- timing one kernel call --------------------------------------------------------------------------------------
+
+/** Random int8 weights [rows, cols] (never all zero) packed by `pack` into a buffer of `bytes`. */
+function int8Packed(kern: Kernels, rows: number, cols: number, pack: (w: number, packed: number) => void, bytes: number): number {
+  const packed = kern.alloc(bytes);
+  const mark = kern.mark();
+  const w = kern.alloc(rows * cols);
+  let s = 12345;
+  kern.i8(w, rows * cols).set(Int8Array.from({ length: rows * cols }, () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) % 255) - 127));
+  pack(w, packed);
+  kern.release(mark);
+  return packed;
+}
+
+/** Per-output-channel scales as the int8 path stores them: n values, zero-padded to a multiple of `multiple`. */
+function scales(kern: Kernels, n: number, multiple: number): number {
+  const padded = Math.ceil(n / multiple) * multiple;
+  const p = kern.alloc(padded * 4);
+  kern.f32(p, padded).set(Float32Array.from({ length: padded }, (_, i) => (i < n ? 0.01 * (1 + (i % 7) / 7) : 0)));
+  return p;
+}
 
 function prepare(kern: Kernels, s: Shape): () => void {
   const k = kern.exports;
@@ -177,6 +235,34 @@ function prepare(kern: Kernels, s: Shape): () => void {
       const out = kern.alloc(s.OC * OH * OW * 4);
       const scratch = kern.alloc(k.conv2d_scratch_bytes(s.C, s.H, s.W, s.OC, s.KH, s.KW, s.stride, s.pad, s.groups));
       return () => k.conv2d(x, packed, b, out, s.C, s.H, s.W, s.OC, s.KH, s.KW, s.stride, s.pad, s.groups, s.act, scratch);
+    }
+    case 'linear_q8': {
+      const x = fill(s.M * s.K), b = fill(s.N, 0.1);
+      const packed = int8Packed(kern, s.N, s.K, (w, p) => k.linear_q8_pack(w, p, s.K, s.N), k.linear_q8_packed_bytes(s.K, s.N));
+      const ws = scales(kern, s.N, 8);
+      const out = kern.alloc(s.M * s.N * 4);
+      const scratch = kern.alloc(k.linear_q8_scratch_bytes(s.M, s.K));
+      return () => k.linear_q8(x, packed, ws, b, out, s.M, s.K, s.N, s.act, scratch);
+    }
+    case 'conv2d_q8': {
+      const x = fill(s.C * s.H * s.W), b = fill(s.OC, 0.1);
+      const K = s.C * s.KH * s.KW;
+      const packed = int8Packed(kern, s.OC, K, (w, p) => k.conv2d_q8_pack(w, p, s.C, s.OC, s.KH, s.KW), k.conv2d_q8_packed_bytes(s.C, s.OC, s.KH, s.KW));
+      const ws = scales(kern, s.OC, 4);
+      const OH = Math.floor((s.H + 2 * s.pad - s.KH) / s.stride) + 1, OW = Math.floor((s.W + 2 * s.pad - s.KW) / s.stride) + 1;
+      const out = kern.alloc(s.OC * OH * OW * 4);
+      const scratch = kern.alloc(k.conv2d_q8_scratch_bytes(s.C, s.H, s.W, s.OC, s.KH, s.KW, s.stride, s.pad));
+      return () => k.conv2d_q8(x, packed, ws, b, out, s.C, s.H, s.W, s.OC, s.KH, s.KW, s.stride, s.pad, s.act, scratch);
+    }
+    case 'attention_q8': {
+      const { T, D } = s;
+      const x = fill(T * D), bqkv = fill(3 * D, 0.1), bo = fill(D, 0.1);
+      const pq = int8Packed(kern, 3 * D, D, (w, p) => k.linear_q8_pack(w, p, D, 3 * D), k.linear_q8_packed_bytes(D, 3 * D));
+      const po = int8Packed(kern, D, D, (w, p) => k.linear_q8_pack(w, p, D, D), k.linear_q8_packed_bytes(D, D));
+      const sq = scales(kern, 3 * D, 8), so = scales(kern, D, 8);
+      const out = kern.alloc(T * D * 4);
+      const scratch = kern.alloc(k.attention_q8_scratch_bytes(T, D, s.heads));
+      return () => k.attention_q8(x, T, D, s.heads, pq, sq, bqkv, po, so, bo, 0, s.window, out, scratch);
     }
     case 'attention': {
       const { T, D } = s;
@@ -207,6 +293,9 @@ export interface KernelBenchResult {
   gemm: KernelRow[];
   conv: KernelRow[];
   attention: KernelRow[];
+  /** With `int8`: the integer dot-product peak (before and after the kernels, GOP/s) and the int8 kernels' rows. */
+  intPeak?: { gops: number; before: PeakResult; after: PeakResult };
+  int8?: KernelRow[];
 }
 
 export async function benchKernels(models: BenchModel[], opts: KernelBenchOptions): Promise<KernelBenchResult> {
@@ -214,6 +303,8 @@ export async function benchKernels(models: BenchModel[], opts: KernelBenchOption
   const kern = opts.kernels ?? await loadKernels();
   const peak = await measurePeak(kern, opts.peakTimeMs, opts.clock);
   log(`peak: ${peak.variants.map((v) => `${v.name} ${v.gflops.toFixed(1)}`).join(', ')} GFLOP/s`);
+  const intPeak = opts.int8 ? await measureIntPeak(opts.peakTimeMs, opts.clock) : undefined;
+  if (intPeak) log(`integer dot peak: ${intPeak.variants.map((v) => `${v.name} ${v.gflops.toFixed(1)}`).join(', ')} GOP/s`);
 
   const rows: (KernelRow & { s: Shape })[] = [];
   const add = (s: Shape, use?: string, model?: string) => {
@@ -231,6 +322,10 @@ export async function benchKernels(models: BenchModel[], opts: KernelBenchOption
   };
   for (const n of opts.squareSizes ?? [256, 512, 1024]) add({ kernel: 'linear', M: n, K: n, N: n, act: 0 });
   for (const bm of models) for (const { shape, use, model } of modelShapes(bm)) add(shape, use, model);
+  if (opts.int8) {
+    for (const n of (opts.squareSizes ?? [256, 512, 1024]).filter((n) => n <= 512)) add({ kernel: 'linear_q8', M: n, K: n, N: n, act: 0 });
+    for (const bm of models) if (bm.int8) for (const { shape, use, model } of modelShapes(bm, true)) add(shape, use, model);
+  }
 
   for (const row of rows) {
     const square = row.uses.length === 0;
@@ -241,11 +336,18 @@ export async function benchKernels(models: BenchModel[], opts: KernelBenchOption
   const peakAfter = await measurePeak(kern, opts.peakTimeMs, opts.clock);
   const ceiling = Math.max(peak.gflops, peakAfter.gflops);
   for (const row of rows) row.peakFraction = row.gflops / ceiling;
+  const intPeakAfter = intPeak ? await measureIntPeak(opts.peakTimeMs, opts.clock) : undefined;
+  const intCeiling = intPeak && intPeakAfter ? Math.max(intPeak.gflops, intPeakAfter.gflops) : 0;
+  for (const row of rows) if (row.kernel.endsWith('_q8')) row.intPeakFraction = row.gflops / intCeiling;
   const strip = ({ s: _s, ...r }: KernelRow & { s: Shape }): KernelRow => r;
   return {
     peak, peakAfter,
     gemm: rows.filter((r) => r.kernel === 'linear').map(strip),
     conv: rows.filter((r) => r.kernel === 'conv2d').map(strip),
     attention: rows.filter((r) => r.kernel === 'attention').map(strip),
+    ...(intPeak && intPeakAfter ? {
+      intPeak: { gops: intCeiling, before: intPeak, after: intPeakAfter },
+      int8: (['linear_q8', 'conv2d_q8', 'attention_q8'] as const).flatMap((k) => rows.filter((r) => r.kernel === k)).map(strip),
+    } : {}),
   };
 }

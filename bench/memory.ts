@@ -15,6 +15,8 @@ export interface MemoryRow {
   onnxBytes: number | null;
   /** Whether memory grew during an all-exits pass at the longest input (the plan says it never does). */
   grewWhileRunning: boolean;
+  /** The same for the int8 path (precision 'int8'), when the bench loaded it. */
+  int8?: { wasmBytes: number; grewWhileRunning: boolean };
 }
 
 export async function benchMemory(models: BenchModel[]): Promise<MemoryRow[]> {
@@ -22,14 +24,20 @@ export async function benchMemory(models: BenchModel[]): Promise<MemoryRow[]> {
   for (const bm of models) {
     const backend = bm.model.backend;
     if (!(backend instanceof WasmBackend)) continue;
-    const before = backend.memoryBytes;
     // Run the deepest path once so a (buggy) growth on the hot path would show up as a difference.
     const h = bm.model.header;
     const input = h.input.kind === 'image' ? new Float32Array(numel(h.input.shape)).fill(0.5) : new Int32Array(h.input.maxLen).fill(1 % h.input.vocabSize);
-    await bm.model.exits(input);
-    const after = backend.memoryBytes;
+    const measure = async (m: typeof bm.model) => {
+      const before = m.memoryBytes;
+      await m.exits(input);
+      return { wasmBytes: m.memoryBytes, grewWhileRunning: m.memoryBytes !== before };
+    };
+    const f32 = await measure(bm.model);
     const weightBytesF32 = Object.values(h.tensors).reduce((a, t) => a + numel(t.shape) * 4, 0);
-    rows.push({ name: bm.name, wasmBytes: after, weightBytesF32, spxBytes: bm.spxBytes, onnxBytes: bm.onnx?.length ?? null, grewWhileRunning: after !== before });
+    rows.push({
+      name: bm.name, ...f32, weightBytesF32, spxBytes: bm.spxBytes, onnxBytes: bm.onnx?.length ?? null,
+      ...(bm.int8 ? { int8: await measure(bm.int8) } : {}),
+    });
   }
   return rows;
 }

@@ -5,7 +5,11 @@
 // ONNX Runtime the export is cut down to the nodes exit k needs (bench/onnx-segment.ts), because ORT runs every node
 // of a graph whatever outputs are fetched. Before anything is timed, every ORT output is compared with splitee's
 // probabilities for the same input, so the two sides never time different computations.
-import type { Model } from '../src/node.js';
+//
+// splitee's int8 path (`loadModel(bytes, { precision: 'int8' })`: int8 weights, activations quantized to int16 on the
+// fly, int32 sums) runs as one more peer in the same interleaved rounds, held to splitee's f32 probabilities within
+// INT8_PARITY_TOLERANCE on every exit of the whole model and of every segment.
+import type { ExitResult, Model } from '../src/node.js';
 import { measureInterleaved, type Clock, type TaskFn } from './measure.js';
 import { onnxOutputs, segmentOnnx } from './onnx-segment.js';
 import { createOrtRunner, ORT_KINDS, type OrtKind, type OrtRunner } from './ort.js';
@@ -15,7 +19,25 @@ import { sampleInputs, type BenchModel, type SampleInput } from './zoo.js';
 /** Largest |Δprob| accepted between splitee and ONNX Runtime (f32 both sides; only summation order differs). */
 export const PARITY_TOLERANCE = 1e-3;
 
-export interface SegmentResult {
+/**
+ * Largest |Δprob| accepted between splitee's int8 path and its f32 path on the bench inputs. Quantization moves
+ * probabilities: an f32 model's weights are rounded to 8 bits at load (fmnist-cnn: 0.016 at the bench input, up to
+ * 0.065 over its 30,000 stream images), while the int8-weight sst2-transformer's f32 path widens the same int8
+ * weights, so only the int16 activations differ (≤ 1e-4 over its streams). A wrong kernel or layout moves them by
+ * tenths. The accuracy effect is measured on the full datasets by bench/int8-accuracy.ts (the model cards).
+ */
+export const INT8_PARITY_TOLERANCE = 0.1;
+
+/** splitee int8 ÷ each peer (below 1: the int8 path is faster); null when a parity check failed or no peer ran. */
+export interface Int8Ratios {
+  int8VsOrtWeb: number | null;
+  int8VsOrtNode: number | null;
+  int8VsTfjsWasm: number | null;
+  /** int8 ÷ splitee's f32 path. */
+  int8VsF32: number | null;
+}
+
+export interface SegmentResult extends Int8Ratios {
   k: number;
   spliteeMs: number;
   ortWebMs: number | null;
@@ -26,11 +48,13 @@ export interface SegmentResult {
   vsOrtWeb: number | null;
   vsOrtNode: number | null;
   vsTfjsWasm: number | null;
+  /** splitee's int8 path on the same segment (null: not run). */
+  spliteeInt8Ms: number | null;
   /** ONNX nodes in ORT's segment graph (of the whole export's). */
   onnxNodes?: string;
 }
 
-export interface ModelResult {
+export interface ModelResult extends Int8Ratios {
   name: string;
   input: string;
   layers: number;
@@ -46,6 +70,13 @@ export interface ModelResult {
   parity: { ortWeb: number; ortNode: number; ok: boolean } | null;
   /** Max |Δprob| between splitee and tfjs-wasm over every exit of the whole model and of every segment (≤ 1e-4 or no ratio). */
   tfjsParity: { maxAbsDiff: number; ok: boolean };
+  /** splitee's int8 path (whole model, median ms; null: not run). */
+  spliteeInt8Ms: number | null;
+  /**
+   * Max |Δprob| between the int8 and the f32 path over every exit of the whole model and of every segment, and
+   * whether every exit's predicted class is the same; null when the int8 path was not run.
+   */
+  int8Parity: { maxAbsDiff: number; tolerance: number; samePredictions: boolean; ok: boolean } | null;
   /** How ORT's device segments were timed. */
   ortSegments: 'segment graphs' | 'whole graph (segmenting failed)' | 'none';
   segments: SegmentResult[];
@@ -114,8 +145,31 @@ export async function benchModel(bm: BenchModel, opts: ModelBenchOptions): Promi
     log(`${label}: parity with tfjs-wasm over every exit and segment: ${tfjs.parity.max.toExponential(2)}${tfjs.parity.ok ? '' : '  MISMATCH: ratios withheld'}`);
     const vsTfjs = (a: number, b: number | undefined) => (b && tfjs.parity.ok ? a / b : null);
 
+    // splitee's int8 path against its f32 path, over the whole model and every segment, before anything is timed.
+    const q8 = bm.int8;
+    let int8Parity: ModelResult['int8Parity'] = null;
+    if (q8) {
+      int8Parity = { maxAbsDiff: 0, tolerance: INT8_PARITY_TOLERANCE, samePredictions: true, ok: true };
+      const note = (got: ExitResult, want: ExitResult) => {
+        int8Parity!.maxAbsDiff = Math.max(int8Parity!.maxAbsDiff, maxAbsDiff(got.probs, want.probs));
+        if (got.label !== want.label) int8Parity!.samePredictions = false;
+      };
+      const all = await q8.exits(x);
+      all.forEach((e, k) => note(e, ref[k]));
+      for (let k = 1; k <= L; k++) note((await q8.runDevice(x, k, { offload: () => false })).exit, ref[k - 1]);
+      int8Parity.ok = int8Parity.maxAbsDiff <= INT8_PARITY_TOLERANCE;
+      log(`${label}: int8 path vs f32 over every exit and segment: max |Δprob| ${int8Parity.maxAbsDiff.toExponential(2)} (tolerance ${INT8_PARITY_TOLERANCE}), ` +
+        `${int8Parity.samePredictions ? 'same' : 'different'} predicted classes${int8Parity.ok ? '' : '  MISMATCH: int8 ratios withheld'}`);
+    }
+    const int8Ok = !!int8Parity?.ok;
+    const int8Ratios = (i8: number | null, f32: number, web: number | null, node: number | null, tf: number | null, ortOk: boolean): Int8Ratios => {
+      const r = (b: number | null, ok: boolean) => (i8 !== null && b && int8Ok && ok ? i8 / b : null);
+      return { int8VsOrtWeb: r(web, ortOk), int8VsOrtNode: r(node, ortOk), int8VsTfjsWasm: r(tf, tfjs.parity.ok), int8VsF32: r(f32, true) };
+    };
+
     // Whole model.
     const tasks: { name: string; fn: TaskFn }[] = [{ name: 'splitee', fn: () => model.exits(x) }, { name: 'tfjs-wasm', fn: tfjs.whole }];
+    if (q8) tasks.push({ name: 'splitee-int8', fn: () => q8.exits(x) });
     if (whole) for (const kind of ORT_KINDS) tasks.push({ name: kind, fn: () => whole![kind].run() });
     const t = await measureInterleaved(tasks, opts);
     const ratio = (a: number, b: number | null) => (b && parity?.ok ? a / b : null);
@@ -126,11 +180,15 @@ export async function benchModel(bm: BenchModel, opts: ModelBenchOptions): Promi
       ortNodeMs: t.get('ort-node')?.medianMs ?? null,
       tfjsWasmMs: t.get('tfjs-wasm')!.medianMs,
       vsOrtWeb: null, vsOrtNode: null, vsTfjsWasm: null, parity, tfjsParity: { maxAbsDiff: tfjs.parity.max, ok: tfjs.parity.ok }, ortSegments, segments: [],
+      spliteeInt8Ms: t.get('splitee-int8')?.medianMs ?? null, int8Parity,
+      int8VsOrtWeb: null, int8VsOrtNode: null, int8VsTfjsWasm: null, int8VsF32: null,
     };
+    Object.assign(res, int8Ratios(res.spliteeInt8Ms, res.spliteeMs, res.ortWebMs, res.ortNodeMs, res.tfjsWasmMs, !!parity?.ok));
     res.vsTfjsWasm = vsTfjs(res.spliteeMs, res.tfjsWasmMs!);
     res.vsOrtWeb = ratio(res.spliteeMs, res.ortWebMs);
     res.vsOrtNode = ratio(res.spliteeMs, res.ortNodeMs);
-    log(`${label}: whole model  splitee ${res.spliteeMs.toFixed(3)} ms  ort-web ${res.ortWebMs?.toFixed(3) ?? '-'}  ort-node ${res.ortNodeMs?.toFixed(3) ?? '-'}  tfjs-wasm ${res.tfjsWasmMs!.toFixed(3)}`);
+    log(`${label}: whole model  splitee ${res.spliteeMs.toFixed(3)} ms  ort-web ${res.ortWebMs?.toFixed(3) ?? '-'}  ort-node ${res.ortNodeMs?.toFixed(3) ?? '-'}  tfjs-wasm ${res.tfjsWasmMs!.toFixed(3)}` +
+      `${res.spliteeInt8Ms !== null ? `  splitee-int8 ${res.spliteeInt8Ms.toFixed(3)}` : ''}`);
 
     // Device segments 1..k + exit k.
     for (let k = 1; k <= L; k++) {
@@ -138,6 +196,7 @@ export async function benchModel(bm: BenchModel, opts: ModelBenchOptions): Promi
         { name: 'splitee', fn: () => model.runDevice(x, k, { offload: () => false }) },
         { name: 'tfjs-wasm', fn: tfjs.segment(k) },
       ];
+      if (q8) segTasks.push({ name: 'splitee-int8', fn: () => q8.runDevice(x, k, { offload: () => false }) });
       let seg: Record<OrtKind, OrtRunner> | undefined;
       let onnxNodes: string | undefined;
       let segOk = true;
@@ -166,9 +225,14 @@ export async function benchModel(bm: BenchModel, opts: ModelBenchOptions): Promi
       const n = st.get('ort-node')?.medianMs ?? null;
       const r = (b: number | null) => (b && segOk && parity?.ok ? s / b : null);
       const tf = st.get('tfjs-wasm')!.medianMs;
-      res.segments.push({ k, spliteeMs: s, ortWebMs: w, ortNodeMs: n, tfjsWasmMs: tf, vsOrtWeb: r(w), vsOrtNode: r(n), vsTfjsWasm: vsTfjs(s, tf), onnxNodes });
+      const i8 = st.get('splitee-int8')?.medianMs ?? null;
+      res.segments.push({
+        k, spliteeMs: s, ortWebMs: w, ortNodeMs: n, tfjsWasmMs: tf, vsOrtWeb: r(w), vsOrtNode: r(n), vsTfjsWasm: vsTfjs(s, tf),
+        spliteeInt8Ms: i8, ...int8Ratios(i8, s, w, n, tf, segOk && !!parity?.ok), onnxNodes,
+      });
       if (!segOk && parity) parity.ok = false;
-      log(`${label}: segment 1..${k}  splitee ${s.toFixed(3)} ms  ort-web ${w?.toFixed(3) ?? '-'}  ort-node ${n?.toFixed(3) ?? '-'}  tfjs-wasm ${tf.toFixed(3)}`);
+      log(`${label}: segment 1..${k}  splitee ${s.toFixed(3)} ms  ort-web ${w?.toFixed(3) ?? '-'}  ort-node ${n?.toFixed(3) ?? '-'}  tfjs-wasm ${tf.toFixed(3)}` +
+        `${i8 !== null ? `  splitee-int8 ${i8.toFixed(3)}` : ''}`);
       if (seg && seg !== whole) for (const kind of ORT_KINDS) await seg[kind].release();
     }
     res.ortSegments = ortSegments;

@@ -32,6 +32,14 @@ export interface RelaxedModelRow {
   maxProbDiff: number;
   /** The pass's linear/conv/attention flops ÷ the build's peak: the time the pass would take at the peak, ms. */
   peakBoundMs?: number;
+  /**
+   * The int8 path (precision 'int8') on each build, timed in the same interleaved rounds. Its integer kernels are the
+   * same in both builds; the f32 parts it keeps (depthwise convolutions, GELU, norms, softmax) use the build's madd.
+   */
+  spliteeInt8Ms?: number;
+  spliteeInt8RelaxedMs?: number;
+  /** Largest |Δ probability| between the int8 path on the two builds. */
+  int8MaxProbDiff?: number;
 }
 
 export interface RelaxedBuildKernels {
@@ -100,32 +108,43 @@ export async function benchRelaxedNode(opts: RelaxedBenchOptions = {}): Promise<
   const b = budgets(!!opts.quick);
   if (!wasmRelaxedSimdSupported()) throw new Error(`this Node (${process.version}) has no relaxed SIMD: run it with ${FLAG}`);
   useWasmKernels('simd');
-  const plain: BenchModel[] = await benchModels();
+  const plain: BenchModel[] = await benchModels({ int8: true });
   const models: RelaxedModelRow[] = [];
   const kernels: RelaxedBuildKernels[] = [];
   try {
     useWasmKernels('relaxed');
     for (const bm of plain) {
       const relaxed = new Model(bm.model.file, await WasmBackend.create(bm.model.file), bm.model.digest);
+      const relaxedInt8 = new Model(bm.model.file, await WasmBackend.create(bm.model.file, { precision: 'int8' }), bm.model.digest);
+      const plainInt8 = bm.int8!;
+      const diff = (a: { probs: Float32Array }[], r: { probs: Float32Array }[]) => {
+        let d = 0;
+        a.forEach((e, j) => e.probs.forEach((p, c) => { d = Math.max(d, Math.abs(p - r[j].probs[c])); }));
+        return d;
+      };
       try {
         for (const s of sampleInputs(bm.model)) {
           const x = inputOf(s);
-          const a = await bm.model.exits(x), r = await relaxed.exits(x);
-          let maxProbDiff = 0;
-          a.forEach((e, j) => e.probs.forEach((p, c) => { maxProbDiff = Math.max(maxProbDiff, Math.abs(p - r[j].probs[c])); }));
+          const maxProbDiff = diff(await bm.model.exits(x), await relaxed.exits(x));
+          const int8MaxProbDiff = diff(await plainInt8.exits(x), await relaxedInt8.exits(x));
           const t = await measureInterleaved([
             { name: 'simd', fn: () => bm.model.exits(x) },
             { name: 'relaxed', fn: () => relaxed.exits(x) },
+            { name: 'simd-int8', fn: () => plainInt8.exits(x) },
+            { name: 'relaxed-int8', fn: () => relaxedInt8.exits(x) },
           ], { timeMs: b.modelTaskMs, rounds: b.rounds, clock });
           const row: RelaxedModelRow = {
             model: bm.name, input: s.label, spliteeMs: t.get('simd')!.medianMs, spliteeRelaxedMs: t.get('relaxed')!.medianMs,
             ratio: t.get('relaxed')!.medianMs / t.get('simd')!.medianMs, maxProbDiff,
+            spliteeInt8Ms: t.get('simd-int8')!.medianMs, spliteeInt8RelaxedMs: t.get('relaxed-int8')!.medianMs, int8MaxProbDiff,
           };
-          log(`relaxed bench (node): ${bm.name} ${s.label}: simd ${row.spliteeMs.toFixed(3)} ms, relaxed ${row.spliteeRelaxedMs.toFixed(3)} ms (×${row.ratio.toFixed(2)}), max |Δp| ${maxProbDiff.toExponential(1)}`);
+          log(`relaxed bench (node): ${bm.name} ${s.label}: simd ${row.spliteeMs.toFixed(3)} ms, relaxed ${row.spliteeRelaxedMs.toFixed(3)} ms (×${row.ratio.toFixed(2)}), max |Δp| ${maxProbDiff.toExponential(1)}; ` +
+            `int8 simd ${row.spliteeInt8Ms!.toFixed(3)} ms, relaxed ${row.spliteeInt8RelaxedMs!.toFixed(3)} ms, max |Δp| ${int8MaxProbDiff.toExponential(1)}`);
           models.push(row);
         }
       } finally {
         relaxed.dispose();
+        relaxedInt8.dispose();
       }
     }
     // The kernel table times one build's shapes one after the other; running it twice per build, alternating, and
@@ -141,7 +160,7 @@ export async function benchRelaxedNode(opts: RelaxedBenchOptions = {}): Promise<
     for (const build of ['simd', 'relaxed'] as const) kernels.push(bestOf(build, runs[build]));
   } finally {
     useWasmKernels(DEFAULT_WASM_KERNELS);
-    for (const bm of plain) bm.model.dispose();
+    for (const bm of plain) { bm.model.dispose(); bm.int8?.dispose(); }
   }
   for (const row of models) {
     const k = kernels.find((x) => x.build === 'relaxed')!;
@@ -229,6 +248,13 @@ export function relaxedTable(r: RelaxedBenchResult): string {
     out.push(`${`${m.model} ${m.input}`.padEnd(26)} ${f3(m.spliteeMs).padStart(8)} ${f3(m.spliteeRelaxedMs).padStart(8)} ${m.ratio.toFixed(2).padStart(5)} ${f3(bound).padStart(7)} ${pct(bound / m.spliteeRelaxedMs).padStart(6)}  ${m.maxProbDiff.toExponential(1)}`);
   }
   out.push(`  bound = the pass's linear/conv/attention flops at the relaxed build's measured peak; %bound = bound ÷ relaxed time`);
+  if (n.models.some((m) => m.spliteeInt8Ms !== undefined)) {
+    out.push(`int8 path on each build (its integer kernels are the same; the f32 parts it keeps use the build's madd):`);
+    for (const m of n.models) {
+      if (m.spliteeInt8Ms === undefined || m.spliteeInt8RelaxedMs === undefined) continue;
+      out.push(`${`${m.model} ${m.input} int8`.padEnd(26)} ${f3(m.spliteeInt8Ms).padStart(8)} ${f3(m.spliteeInt8RelaxedMs).padStart(8)} ${(m.spliteeInt8RelaxedMs / m.spliteeInt8Ms).toFixed(2).padStart(5)}  ${' '.repeat(14)}  ${(m.int8MaxProbDiff ?? NaN).toExponential(1)}`);
+    }
+  }
   for (const k of n.kernels) {
     out.push(`${k.build} build: peak ${k.peakGflops.toFixed(1)} GFLOP/s (${k.peakVariants.map((v) => `${v.name.replace('peak_', '')} ${v.gflops.toFixed(1)}`).join(', ')})`);
   }

@@ -9,11 +9,14 @@ export interface BenchModel {
   name: string;
   spxBytes: number;
   model: Model;
+  /** The same file loaded with `precision: 'int8'` (int8 weights, int16 activations, int32 sums), when asked for. */
+  int8?: Model;
   onnx?: Uint8Array;
   onnxPath?: string;
 }
 
-export async function benchModels(opts: { tiny?: boolean } = {}): Promise<BenchModel[]> {
+export async function benchModels(opts: { tiny?: boolean; int8?: boolean } = {}): Promise<BenchModel[]> {
+  const int8 = async (bytes: Uint8Array) => (opts.int8 ? loadModel(bytes, { precision: 'int8' }) : undefined);
   const out: BenchModel[] = [];
   if (!opts.tiny) {
     for (const name of zooModels()) {
@@ -21,13 +24,14 @@ export async function benchModels(opts: { tiny?: boolean } = {}): Promise<BenchM
       const spx = readFileSync(join(dir, `${name}.spx`));
       const onnxPath = join(dir, `${name}.onnx`);
       const onnx = existsSync(onnxPath) ? new Uint8Array(readFileSync(onnxPath)) : undefined;
-      out.push({ name, spxBytes: spx.length, model: await loadModel(new Uint8Array(spx)), onnx, onnxPath: onnx ? onnxPath : undefined });
+      const bytes = new Uint8Array(spx);
+      out.push({ name, spxBytes: spx.length, model: await loadModel(bytes), int8: await int8(bytes), onnx, onnxPath: onnx ? onnxPath : undefined });
     }
   }
   if (out.length === 0) {
     for (const bytes of [tinyImageModel(), tinyTextModel()]) {
       const model = await loadModel(bytes);
-      out.push({ name: model.name, spxBytes: bytes.length, model });
+      out.push({ name: model.name, spxBytes: bytes.length, model, int8: await int8(bytes) });
     }
   }
   return out;

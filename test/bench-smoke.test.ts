@@ -1,6 +1,7 @@
 // Correctness of what the bench relies on (no timing is asserted): the ONNX segmenter keeps exactly the nodes an
-// exit needs and computes the same values, the peak kernels really do the flops they claim, and splitee and both ONNX
-// Runtimes agree on the zoo models at the bench's inputs.
+// exit needs and computes the same values, the peak kernels (f32 and the integer dot probe) really do the work they
+// claim, splitee and both ONNX Runtimes agree on the zoo models at the bench's inputs, and the int8 path's fields
+// (model rows, segments, kernel rows) are present, finite and held to the f32 path.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -8,8 +9,14 @@ import * as assert from 'uvu/assert';
 import * as ortNode from 'onnxruntime-node';
 import { onnxOutputs, segmentOnnx, OnnxSegmentError } from '../bench/onnx-segment.js';
 import { createOrtRunner, ORT_KINDS } from '../bench/ort.js';
-import { sampleInputs } from '../bench/zoo.js';
+import { benchModels, sampleInputs } from '../bench/zoo.js';
+import { intOpsPerIter, intPeakModuleBytes, intPeakProbe, intProbeBytes } from '../bench/int-peak.js';
+import { benchModel, INT8_PARITY_TOLERANCE, type ModelResult } from '../bench/models.js';
+import { benchKernels } from '../bench/kernels.js';
+import { INT8_ACCURACY_BUDGET_POINTS, withInt8Field, type Int8Accuracy } from '../bench/int8-accuracy.js';
+import { planBuffers } from '../src/engine/plan.js';
 import { loadModel, packageRoot, zooModels } from '../src/node.js';
+import { tinyImageModel } from './fixtures/tiny-models.js';
 import { loadKernels } from '../src/wasm/runtime.js';
 import { assertClose, randn, rng } from './util.js';
 
@@ -144,6 +151,173 @@ test('peak kernels return the float64 sum of the multiply-adds they claim', asyn
   const want = a.reduce((s, v) => s + v, 0);
   assert.ok(Math.abs(k.peak_madd_chain(buf, 9) - want) <= 1e-5 * want);
   assert.is(k.peak_madd_chain_flops_per_iter(), 32);
+});
+
+test('the integer peak probe returns the wrapping int32 sum of the dot products it claims', async () => {
+  const chains = [2, 4, 6, 8, 12];
+  assert.ok(WebAssembly.validate(intPeakModuleBytes(chains)), 'the hand-built module validates');
+  const probe = await intPeakProbe(chains);
+  const r = rng(74);
+  const n = intProbeBytes(12) / 2;
+  for (const scale of [30, 3000]) { // 3000: sums that overflow i32 and must wrap the same way
+    const v = new Int16Array(probe.memory.buffer, 0, n);
+    for (let i = 0; i < n; i++) v[i] = r.int(-scale, scale + 1);
+    for (const c of chains) {
+      assert.is(intOpsPerIter(c), c * 32, `dot${c}: ops per iteration`);
+      for (const iters of [0, 1, 3, 8, 11]) {
+        // Iteration i loads u_j at int16 offset 8·(i & 7) + 8j and adds dot(u_j, v0) + dot(u_j, v1) over 8 lanes.
+        let want = 0n;
+        for (let i = 0; i < iters; i++) {
+          const p = 8 * (i & 7);
+          for (let j = 0; j < c; j++) for (let l = 0; l < 8; l++) want += BigInt(v[p + 8 * j + l] * (v[l] + v[8 + l]));
+        }
+        assert.is(probe.run(c, iters), Number(BigInt.asIntN(32, want)), `dot${c}(${iters}) at scale ${scale}`);
+      }
+    }
+  }
+  let threw = false;
+  try { await intPeakProbe([3]); } catch (e) { threw = e instanceof RangeError; }
+  assert.ok(threw, 'an odd chain count is refused');
+});
+
+// ---- the int8 path in the bench -----------------------------------------------------------------------------------
+
+const finitePositive = (v: number | null | undefined, what: string) => assert.ok(typeof v === 'number' && Number.isFinite(v) && v > 0, `${what}: ${v}`);
+
+test('benchModel times the int8 path on the whole model and every segment, held to the f32 path', async () => {
+  const models = await benchModels({ tiny: true, int8: true });
+  assert.is(models.length, 2);
+  const opts = { timeMs: 20, rounds: 1, clock: 'cpu' as const };
+  for (const bm of models) {
+    assert.ok(bm.int8, `${bm.name}: the int8 model is loaded`);
+    const rows: ModelResult[] = await benchModel(bm, opts);
+    assert.ok(rows.length >= 1);
+    for (const res of rows) {
+      const x = sampleInputs(bm.model).find((s) => s.label === res.input)!;
+      const input = x.image ?? x.ids!;
+      // The parity the bench reports, recomputed here from the two models' exits and segments.
+      const f = await bm.model.exits(input), q = await bm.int8!.exits(input);
+      let d = 0;
+      f.forEach((e, k) => e.probs.forEach((p, c) => { d = Math.max(d, Math.abs(p - q[k].probs[c])); }));
+      for (let k = 1; k <= bm.model.numLayers; k++) {
+        const seg = (await bm.int8!.runDevice(input, k, { offload: () => false })).exit;
+        seg.probs.forEach((p, c) => { d = Math.max(d, Math.abs(p - f[k - 1].probs[c])); });
+      }
+      const par = res.int8Parity;
+      assert.ok(par, `${bm.name} ${res.input}: int8 parity reported`);
+      assert.ok(par!.maxAbsDiff > 0, 'int8 and f32 differ somewhat (the int8 path really ran)');
+      assert.ok(Math.abs(par!.maxAbsDiff - d) <= 1e-7, `reported ${par!.maxAbsDiff} vs ${d}`);
+      assert.ok(par!.maxAbsDiff <= INT8_PARITY_TOLERANCE && par!.ok, `${bm.name}: ${par!.maxAbsDiff}`);
+      assert.is(par!.tolerance, INT8_PARITY_TOLERANCE);
+      finitePositive(res.spliteeInt8Ms, 'whole-model int8 ms');
+      finitePositive(res.int8VsF32, 'int8 ÷ f32');
+      finitePositive(res.int8VsTfjsWasm, 'int8 ÷ tfjs');
+      assert.ok(Math.abs(res.int8VsF32! - res.spliteeInt8Ms! / res.spliteeMs) < 1e-12);
+      // No ONNX export for the fixtures: no ORT ratios.
+      assert.is(res.int8VsOrtNode, null);
+      assert.is(res.segments.length, bm.model.numLayers);
+      for (const s of res.segments) {
+        finitePositive(s.spliteeInt8Ms, `segment ${s.k} int8 ms`);
+        finitePositive(s.int8VsF32, `segment ${s.k} int8 ÷ f32`);
+        assert.is(s.int8VsOrtNode, null);
+      }
+    }
+  }
+  for (const bm of models) { bm.model.dispose(); bm.int8!.dispose(); }
+});
+
+test('an int8 peer computing something else fails the int8 parity check and gets no ratios', async () => {
+  const [img] = await benchModels({ tiny: true });
+  // The same fixture drawn with another seed: same shapes, other weights, on the int8 path.
+  const other = await loadModel(tinyImageModel(9), { precision: 'int8' });
+  const res = (await benchModel({ ...img, int8: other }, { timeMs: 10, rounds: 1, clock: 'cpu' }))[0];
+  assert.ok(res.int8Parity && !res.int8Parity.ok, `parity should fail: ${JSON.stringify(res.int8Parity)}`);
+  assert.ok(res.int8Parity!.maxAbsDiff > INT8_PARITY_TOLERANCE);
+  assert.is(res.int8VsF32, null);
+  assert.is(res.int8VsTfjsWasm, null);
+  for (const s of res.segments) assert.is(s.int8VsF32, null);
+  finitePositive(res.spliteeInt8Ms, 'the time is still reported');
+  img.model.dispose(); other.dispose();
+});
+
+test('the kernel table has an int8 row for every int8 kernel call of the int8 models, against the integer peak', async () => {
+  const models = await benchModels({ tiny: true, int8: true });
+  const k = await benchKernels(models, { timeMs: 5, squareTimeMs: 5, peakTimeMs: 20, clock: 'cpu', int8: true, squareSizes: [24] });
+  assert.ok(k.intPeak && k.int8, 'int8 results present');
+  finitePositive(k.intPeak!.gops, 'integer peak');
+  for (const row of k.int8!) {
+    assert.ok(row.kernel.endsWith('_q8'), row.kernel);
+    finitePositive(row.ms, `${row.kernel} ${row.shape} ms`);
+    finitePositive(row.intPeakFraction, `${row.kernel} ${row.shape} %int`);
+    assert.ok(Math.abs(row.intPeakFraction! - row.gflops / k.intPeak!.gops) < 1e-9);
+  }
+  assert.ok(k.int8!.some((r) => r.kernel === 'linear_q8' && r.uses.length === 0 && r.shape === '24x24·24x24'), 'square linear_q8');
+  // Calls per int8 pass, counted from the plan here: linear, conv with groups = 1 and attention on the int8
+  // kernels; grouped convs on the f32 ones.
+  for (const bm of models) {
+    for (const s of sampleInputs(bm.model)) {
+      const id = `${bm.name} ${s.label} int8`;
+      const want: Record<string, number> = {};
+      const plan = planBuffers(bm.model.file);
+      for (const block of [...plan.layers, ...plan.exits]) {
+        for (const st of block.steps) {
+          const op = st.op;
+          const name = op.op === 'linear' ? 'linear_q8' : op.op === 'conv2d' ? ((op.groups ?? 1) === 1 ? 'conv2d_q8' : 'conv2d') : op.op === 'attention' ? 'attention_q8' : '';
+          if (name) want[name] = (want[name] ?? 0) + 1;
+        }
+      }
+      const got: Record<string, number> = {};
+      for (const row of [...k.gemm, ...k.conv, ...k.attention, ...k.int8!]) if (row.callsPerPass[id]) got[row.kernel] = (got[row.kernel] ?? 0) + row.callsPerPass[id];
+      assert.equal(got, want, id);
+    }
+  }
+  for (const bm of models) { bm.model.dispose(); bm.int8!.dispose(); }
+});
+
+test('the int8 accuracy field is appended to eval.json, replaced on a rerun, and the rest kept byte for byte', () => {
+  // The recipes' layout: one-space indent, escaped non-ASCII, numbers as Python prints them.
+  const recipe = '{\n "model": "m",\n "units": "a \\u2026 b",\n "streams": {\n  "s": {\n   "n": 3,\n   "exits": [\n    {\n     "accuracy": 1e-05\n    }\n   ]\n  }\n }\n}\n';
+  const r = (delta: number): Int8Accuracy => ({
+    model: 'm', what: 'test', budgetPoints: INT8_ACCURACY_BUDGET_POINTS, maxAbsDeltaPoints: Math.abs(delta), withinBudget: Math.abs(delta) <= 0.3,
+    streams: { s: { n: 3, maxAbsDeltaPoints: Math.abs(delta), exits: [{ layer: 1, f32: 0.5, int8: 0.5 + delta / 100, deltaPoints: delta, f32Confidence: 0.7, int8Confidence: 0.7 }] } },
+  });
+  const once = withInt8Field(recipe, r(0.25));
+  assert.ok(once.startsWith(recipe.slice(0, recipe.lastIndexOf('\n}'))), 'the recipe text is kept as it was');
+  const parsed = JSON.parse(once) as { streams: unknown; int8: Int8Accuracy; units: string };
+  assert.equal(parsed.streams, JSON.parse(recipe).streams);
+  assert.is(parsed.units, 'a \u2026 b');
+  assert.is(parsed.int8.streams.s.exits[0].deltaPoints, 0.25);
+  const twice = withInt8Field(once, r(-0.5));
+  assert.is(twice.slice(0, recipe.lastIndexOf('\n}')), recipe.slice(0, recipe.lastIndexOf('\n}')));
+  const p2 = JSON.parse(twice) as { int8: Int8Accuracy };
+  assert.is(p2.int8.streams.s.exits[0].deltaPoints, -0.5);
+  assert.is(p2.int8.withinBudget, false);
+  assert.is((twice.match(/"int8": \{/g) ?? []).length, 1, 'replaced, not added again');
+  assert.throws(() => withInt8Field('[1, 2]\n', r(0)));
+});
+
+test('the zoo eval.json files carry the int8 path\'s per-exit accuracy on every stream they evaluate', () => {
+  for (const name of BENCH_ZOO) {
+    const j = JSON.parse(readFileSync(join(packageRoot, 'models', name, 'eval.json'), 'utf8')) as {
+      streams: Record<string, { n: number; exits: { accuracy: number }[] }>; int8?: Int8Accuracy;
+    };
+    assert.ok(j.int8, `${name}: eval.json has no int8 field (node dist/bench/int8-accuracy.js --write)`);
+    assert.equal(Object.keys(j.int8!.streams).sort(), Object.keys(j.streams).sort(), `${name}: the same streams`);
+    let worst = 0;
+    for (const [s, v] of Object.entries(j.int8!.streams)) {
+      assert.is(v.n, j.streams[s].n, `${name} ${s}: full stream`);
+      assert.is(v.exits.length, j.streams[s].exits.length);
+      for (const e of v.exits) {
+        assert.ok(Math.abs(e.deltaPoints - 100 * (e.int8 - e.f32)) < 1e-3, `${name} ${s} exit ${e.layer}: Δ`);
+        // The f32 column is splitee's f32 path, which the zoo test holds to the recipe within 0.1 point.
+        assert.ok(Math.abs(e.f32 - j.streams[s].exits[e.layer - 1].accuracy) <= 0.001 + 1e-9, `${name} ${s} exit ${e.layer}: f32 vs recipe`);
+        worst = Math.max(worst, Math.abs(e.deltaPoints));
+      }
+      assert.ok(Math.abs(v.maxAbsDeltaPoints - Math.max(...v.exits.map((e) => Math.abs(e.deltaPoints)))) < 1e-9);
+    }
+    assert.ok(Math.abs(j.int8!.maxAbsDeltaPoints - worst) < 1e-9);
+    assert.is(j.int8!.withinBudget, worst <= INT8_ACCURACY_BUDGET_POINTS + 1e-9);
+  }
 });
 
 // ---- splitee and ONNX Runtime agree on the zoo models -----------------------------------------------------------

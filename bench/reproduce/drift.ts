@@ -1,10 +1,12 @@
 // A bandwidth drop in the middle of each stream (pure, on a matrix): costs in milliseconds on an emulated device and
 // link, every policy's latency and accuracy per phase against the best fixed split of each phase in hindsight, and
-// the sweep that picks the defaults of the forgetting policies (splitee-discounted's γ, splitee-window's τ).
+// the sweeps that pick the defaults of the forgetting policies (splitee-discounted's γ, splitee-window's τ) and of
+// splitee-costaware's exploration weight c.
 import { bestArm } from '../../src/policy/baselines.js';
+import { DEFAULT_COSTAWARE_C } from '../../src/policy/costaware.js';
 import { DEFAULT_GAMMA, DEFAULT_WINDOW } from '../../src/policy/discounted.js';
 import { costsFromMs, offloadMs, type LinkTimes } from '../../src/policy/measured-costs.js';
-import type { ResolvedCosts } from '../../src/policy/types.js';
+import { resolveCosts, type ResolvedCosts } from '../../src/policy/types.js';
 import type { ConfidenceMatrix } from '../../src/sim/matrix.js';
 import { armRewardTotalsAt } from '../../src/sim/regret.js';
 import { deriveSeed, runPolicy, shuffledOrder, type SimResult } from '../../src/sim/simulator.js';
@@ -21,11 +23,15 @@ export const DRIFT = {
   tokens: 32,
 } as const;
 
-export const DRIFT_POLICIES = ['splitee', 'splitee-s', 'splitee-su', 'splitee-discounted', 'splitee-window', 'final', 'early-exit'] as const;
+export const DRIFT_POLICIES = ['splitee', 'splitee-s', 'splitee-su', 'splitee-discounted', 'splitee-window', 'splitee-costaware', 'final', 'early-exit'] as const;
 export const GAMMA_GRID = [0.98, 0.99, 0.995, 0.998, 0.999, 1] as const;
 export const WINDOW_GRID = [100, 200, 400, 800, 1600] as const;
 /** Exploration weights tried for the forgetting policies at their default γ / τ. */
 export const C_GRID = [1, 0.5, 0.25] as const;
+/** Exploration weights tried for splitee-costaware, in the drop and with the paper's constant costs. */
+export const COSTAWARE_C_GRID = [1, 0.5, 0.25, 0.1, 0] as const;
+/** The paper's constant costs for the splitee-costaware sweep: λ = 1/L, o = this (the middle setting of the tables). */
+export const COSTAWARE_CONSTANT_O = 0.25;
 
 export interface DriftPhase {
   /** First step of the phase. */
@@ -56,6 +62,11 @@ export interface DriftResult {
   window: { value: number; regret: number }[];
   /** The forgetting policies at their defaults for each exploration weight c: regret and latency per phase. */
   explore: { policy: string; c: number; regret: number; latencyMs: number[] }[];
+  /**
+   * splitee-costaware for each exploration weight c: in the drop (regret, latency per phase), and with the paper's
+   * constant costs (λ = 1/L, o = COSTAWARE_CONSTANT_O) its regret against the best fixed arm (mean over the orders).
+   */
+  costaware: { c: number; regret: number; latencyMs: number[]; constantRegret: number }[];
 }
 
 /** The two phases' costs: equal layer times summing to DRIFT.deviceMs, offloads over each link. */
@@ -132,8 +143,20 @@ export function runDrift(m: ConfidenceMatrix, alpha: number, splitBytes: readonl
     const res = run(policy, { c });
     return { policy, c, regret: res.regret, latencyMs: res.phases.map((p) => p.latencyMs) };
   }));
-  return { mu, offloadMs: { before: off.before, after: off.after }, phases, rows, gamma, window, explore };
+  const constant = { alpha, lambda: 1 / L, offloadCost: COSTAWARE_CONSTANT_O };
+  const resolved = resolveCosts(constant, L);
+  const constantBest = orders.map((order) => Math.max(...armRewardTotalsAt(m, () => resolved, order)));
+  const costaware = COSTAWARE_C_GRID.map((c) => {
+    const res = run('splitee-costaware', { c });
+    let constantRegret = 0;
+    orders.forEach((order, r) => {
+      const s = runPolicy(m, 'splitee-costaware', resolved, { order, c, seed: deriveSeed(cfg.seed, r, 1) });
+      constantRegret += (constantBest[r] - s.totalReward) / orders.length;
+    });
+    return { c, regret: res.regret, latencyMs: res.phases.map((p) => p.latencyMs), constantRegret };
+  });
+  return { mu, offloadMs: { before: off.before, after: off.after }, phases, rows, gamma, window, explore, costaware };
 }
 
 /** The defaults the policies ship with, for the report to show next to the sweep. */
-export const SHIPPED_DEFAULTS = { gamma: DEFAULT_GAMMA, window: DEFAULT_WINDOW } as const;
+export const SHIPPED_DEFAULTS = { gamma: DEFAULT_GAMMA, window: DEFAULT_WINDOW, costawareC: DEFAULT_COSTAWARE_C } as const;

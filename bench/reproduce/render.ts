@@ -2,7 +2,7 @@
 import type { SimSummary } from '../../src/sim/metrics.js';
 import { svgLinePlot } from '../../src/sim/svg.js';
 import type { OffloadSetting, PolicyRow, StreamResult } from './experiments.js';
-import { DRIFT, SHIPPED_DEFAULTS } from './drift.js';
+import { COSTAWARE_CONSTANT_O, DRIFT, SHIPPED_DEFAULTS } from './drift.js';
 import { ALPHA_TOLERANCE, HEADLINE, HEADLINE_POLICIES } from './plan.js';
 
 /** File-name form of a stream name (colons are not portable in file names). */
@@ -323,7 +323,39 @@ function renderDrift(results: readonly StreamResult[], w: (s?: string) => void):
       return acc + x.latencyMs[p] / r.drift!.phases[p].bestLatencyMs - 1;
     }, 0) / withDrift.length);
     const reg = withDrift.reduce((acc, r) => acc + r.drift!.explore.find((y) => y.policy === e.policy && y.c === e.c)!.regret / r.n, 0) / withDrift.length;
-    w(`| ${e.policy} | ${e.c} | +${pct(rel[0], 0)} % | +${pct(rel[1], 0)} % | ${reg.toFixed(4)} |`);
+    w(`| ${e.policy} | ${e.c} | ${signedPct(rel[0])} | ${signedPct(rel[1])} | ${reg.toFixed(4)} |`);
+  }
+  w();
+  renderCostAwareSweep(withDrift, w);
+}
+
+/** A relative change as "+12 %" / "-3 %". */
+function signedPct(x: number): string {
+  return `${x >= 0 ? '+' : ''}${pct(x, 0)} %`;
+}
+
+/** splitee-costaware's exploration weight: the drop (mean and worst stream) and the paper's constant costs. */
+function renderCostAwareSweep(withDrift: readonly StreamResult[], w: (s?: string) => void): void {
+  const first = withDrift[0].drift!.costaware;
+  if (!first?.length) return;
+  w('### Exploration weight of splitee-costaware');
+  w();
+  w('`splitee-costaware` prices every split with the costs in force and learns only the confidence statistics, so its exploration weight c is '
+    + 'the one parameter. For each c: latency above the best fixed split of each phase (mean over the streams, and the worst stream), regret per sample '
+    + `in the drop, and regret per sample against the best fixed arm with the paper's constant costs (λ = 1/L, o = ${COSTAWARE_CONSTANT_O}; the same orders):`);
+  w();
+  w('| c | before the drop (mean / worst) | after the drop (mean / worst) | regret / sample, drop | regret / sample, constant costs (mean / worst) |');
+  w('|---:|---:|---:|---:|---:|');
+  for (const e of first) {
+    const per = withDrift.map((r) => {
+      const x = r.drift!.costaware.find((y) => y.c === e.c)!;
+      return { rel: [0, 1].map((p) => x.latencyMs[p] / r.drift!.phases[p].bestLatencyMs - 1), regret: x.regret / r.n, constant: x.constantRegret / r.n };
+    });
+    const mean = (f: (x: (typeof per)[number]) => number) => per.reduce((a, x) => a + f(x), 0) / per.length;
+    const worst = (f: (x: (typeof per)[number]) => number) => Math.max(...per.map(f));
+    w(`| ${e.c}${e.c === SHIPPED_DEFAULTS.costawareC ? ' (default)' : ''} | ${signedPct(mean((x) => x.rel[0]))} / ${signedPct(worst((x) => x.rel[0]))} `
+      + `| ${signedPct(mean((x) => x.rel[1]))} / ${signedPct(worst((x) => x.rel[1]))} | ${mean((x) => x.regret).toFixed(4)} `
+      + `| ${mean((x) => x.constant).toFixed(4)} / ${worst((x) => x.constant).toFixed(4)} |`);
   }
   w();
 }

@@ -8,6 +8,7 @@ import { HttpCloudClient } from '../device/cloud.js';
 import { runStream, type MeasuredCostModel, type MeasuredCostsReport, type RunnableModel, type SampleRecord } from '../device/runner.js';
 import { loadModel, resolveModelPath } from '../node.js';
 import { createPolicy } from '../policy/registry.js';
+import { DEFAULT_COSTAWARE_C } from '../policy/costaware.js';
 import { resolveCosts, type CostModel, type ResolvedCosts } from '../policy/types.js';
 import { pickReportSamples, renderDemoReport, type ReportRow } from '../report/html.js';
 import { cloudModelFrom } from '../cloud/cloud-model.js';
@@ -34,7 +35,7 @@ const spec: Record<string, OptionSpec> = {
   limit: { type: 'string', default: String(DEMO_DEFAULTS.limit), help: LIMIT_HELP },
   sample: { type: 'boolean', help: 'use the small sample shipped in the package even when the full dataset is installed' },
   backend: { type: 'string', default: 'wasm', help: 'device backend: wasm | webgpu | auto' },
-  policy: { type: 'string', help: `splitee | splitee-s | splitee-su | splitee-discounted | splitee-window | early-exit | final | fixed:k | random (default ${DEMO_DEFAULTS.policy}; splitee-discounted with --network)` },
+  policy: { type: 'string', help: `splitee | splitee-s | splitee-su | splitee-discounted | splitee-window | splitee-costaware | early-exit | final | fixed:k | random (default ${DEMO_DEFAULTS.policy}; splitee-discounted with --network)` },
   alpha: { type: 'string', default: String(DEMO_DEFAULTS.alpha), help: 'exit threshold α' },
   lambda: { type: 'string', help: 'device cost per layer λ (default 1/L: the whole network costs 1)' },
   'offload-cost': { type: 'string', help: 'offload cost o (default 0.25·λ·L)' },
@@ -42,7 +43,7 @@ const spec: Record<string, OptionSpec> = {
   mu: { type: 'string', help: 'with measured costs: reward per ms (default 1 / the calibrated whole-network device time)' },
   network: { type: 'string', help: `emulate the link to the cloud half: 'schedule' (${DEFAULT_NETWORK_SCHEDULE}), conditions ("rtt=80ms,bw=2mbit") or steps "<sample>|<share>%|<time>:<conditions>;…"` },
   'device-ms': { type: 'string', help: `run the device half as a slower device would: the whole network takes this many ms longer (default ${DEFAULT_NETWORK_DEVICE_MS} with --network, else 0)` },
-  c: { type: 'string', help: 'UCB exploration weight (default 1)' },
+  c: { type: 'string', help: `exploration weight (default: the policy's own, 1 for the UCB policies, ${DEFAULT_COSTAWARE_C} for splitee-costaware)` },
   gamma: { type: 'string', help: 'discount of splitee-discounted, in (0, 1]' },
   window: { type: 'string', help: 'window (samples) of splitee-window' },
   seed: { type: 'string', default: String(DEMO_DEFAULTS.seed), help: 'seed (random policy)' },

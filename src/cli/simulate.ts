@@ -6,6 +6,7 @@ import { MatrixError, type ConfidenceMatrix } from '../sim/matrix.js';
 import { DEFAULT_POLICIES, runAllPolicies } from '../sim/experiment.js';
 import { SUMMARY_KEYS, type SimSummary } from '../sim/metrics.js';
 import { createPolicy, POLICY_NAMES } from '../policy/registry.js';
+import { DEFAULT_COSTAWARE_C } from '../policy/costaware.js';
 import type { CostModel, ResolvedCosts } from '../policy/types.js';
 import { parseCostTrace, traceCosts } from '../sim/cost-trace.js';
 
@@ -16,7 +17,7 @@ const spec: Record<string, OptionSpec> = {
   lambda: { type: 'string', help: 'device cost per layer λ (this or --layer-costs is required)' },
   'layer-costs': { type: 'string', help: 'comma list of L per-layer device costs, instead of λ·k' },
   'offload-cost': { type: 'string', help: 'cost o of sending a sample to the cloud (required)' },
-  c: { type: 'string', default: '1', help: 'UCB exploration weight' },
+  c: { type: 'string', help: `exploration weight (default: the policy's own, 1 for the UCB policies, ${DEFAULT_COSTAWARE_C} for splitee-costaware)` },
   order: { type: 'string', default: 'file', help: "'file' (one pass in file order) or 'shuffle' (seeded)" },
   seed: { type: 'string', default: '1', help: 'seed of the shuffle and of the random policy' },
   repeats: { type: 'string', default: '1', help: 'passes to average (each with its own seeds)' },
@@ -106,7 +107,7 @@ export const command: Command = {
     const mu = numberOption(p, 'mu', { min: Number.MIN_VALUE });
     const gamma = numberOption(p, 'gamma', { min: Number.MIN_VALUE, max: 1 });
     const window = numberOption(p, 'window', { min: 1, integer: true });
-    const c = required(p, 'c', { min: 0 });
+    const c = numberOption(p, 'c', { min: 0 });
     const seed = required(p, 'seed', { integer: true });
     const repeats = required(p, 'repeats', { integer: true, min: 1 });
     const numClasses = numberOption(p, 'classes', { integer: true, min: 1 });

@@ -187,7 +187,7 @@ export interface RunStreamOptions<R> {
 
 /**
  * Costs measured as the run goes (docs/POLICIES.md, "Measured costs"): before the first sample, one warm-up pass
- * and `calibration` passes of it time every layer and one offload per split probes the link; then each sample's device time and each
+ * and `calibration` passes of it time every layer and two offloads per split probe the link (the fastest kept); then each sample's device time and each
  * offload's round trip refresh the estimates (exponential forgetting with weight `smoothing`). Rewards are
  * C − μ·ms, μ = `mu` or 1 / the calibrated whole-network device time. Each sample is decided and rewarded with the
  * costs in force when it started (the policy receives them as `Observation.costs`).
@@ -410,7 +410,8 @@ export async function runStream<R>(opts: RunStreamOptions<R>): Promise<RunResult
 
   /**
    * Measured costs: times every layer of `input` (`calibrationPasses` passes, each exit evaluated, nothing kept) and
-   * probes the link with one offload of it per split 1..L − 1 (answers discarded; a failed probe teaches nothing).
+   * probes the link with two offloads of it per split 1..L − 1, the fastest kept (answers discarded; a failed probe
+   * teaches nothing).
    */
   async function calibrate(input: ModelInput): Promise<void> {
     const est = estimator!;
@@ -428,7 +429,10 @@ export async function runStream<R>(opts: RunStreamOptions<R>): Promise<RunResult
       best[L - 1] = Math.min(best[L - 1], end - prev);
     }
     est.observeLayers(best);
-    for (let k = 1; k < L; k++) {
+    // Per split, the fastest of two probes: the first call also pays for the connection and the cloud's first run of
+    // the model, which would pass for a slow link at that split's frame size.
+    const probeMs = new Array<number>(L).fill(Infinity), probeBytes = new Array<number>(L).fill(0);
+    for (let pass = 0; pass < 2; pass++) for (let k = 1; k < L; k++) {
       const dev = await model.runDevice(input, k, { exits: 'split', offload: () => true, readback: dtype === 'int8' ? 'int8' : 'f32' })
         .catch(() => undefined);
       if (!dev || (!dev.activation && !dev.encoded)) continue;
@@ -439,9 +443,11 @@ export async function runStream<R>(opts: RunStreamOptions<R>): Promise<RunResult
       const c0 = now();
       try {
         await withDeadline((signal) => cloud.infer(frame, { timeoutMs: retry.timeoutMs, numClasses, signal }), retry.timeoutMs, internal.signal);
-        est.observeOffload(k, frame.length, now() - c0);
+        probeMs[k] = Math.min(probeMs[k], now() - c0);
+        probeBytes[k] = frame.length;
       } catch { /* an unreachable cloud shows up in the run itself */ }
     }
+    for (let k = 1; k < L; k++) if (probeMs[k] < Infinity) est.observeOffload(k, probeBytes[k], probeMs[k]);
   }
 
   const pending = new Set<Promise<void>>();
@@ -463,7 +469,7 @@ export async function runStream<R>(opts: RunStreamOptions<R>): Promise<RunResult
       if (estimator && step === 0) await calibrate(input);
       // This sample is decided and rewarded with the costs in force now.
       const costs = estimator ? estimator.costs() : fixedCosts!;
-      const k = policy.chooseArm(step);
+      const k = policy.chooseArm(step, costs);
       if (!Number.isInteger(k) || k < 1 || k > L) throw new PolicyError('BAD_ARM', `policy '${policy.name}' chose arm ${k} at t = ${step}; arms are 1..${L}`);
 
       const t0 = now();

@@ -5,3 +5,4 @@ export * from './registry.js';
 export * from './decision.js';
 export * from './discounted.js';
 export * from './measured-costs.js';
+export * from './costaware.js';

@@ -73,6 +73,9 @@ export function costsFromMs(m: MeasuredCosts): ResolvedCosts {
   return { L, alpha: m.alpha, offloadCost: L > 1 ? offloadAt[1] : 0, cum, offloadAt };
 }
 
+/** How many times faster than predicted an offload must be for the estimator to take it as a faster link. */
+export const FASTER_LINK = 3;
+
 /**
  * Running estimates of the costs a device measures as it goes, in ms: each layer's device time, and the link as
  * offload time = a + b·bytes (a: round trip and cloud time; b: ms per byte, i.e. 8 / (1000·Mbit/s)), fitted by
@@ -131,10 +134,17 @@ export class CostEstimator {
     for (let j = 0; j < layer; j++) this.layerMs[j] *= f;
   }
 
-  /** One offload at split k: its frame's bytes and the observed time from sending to the answer, ms. */
+  /**
+   * One offload at split k: its frame's bytes and the observed time from sending to the answer, ms. A round trip
+   * more than FASTER_LINK times faster than the fit predicts for its size cannot be noise (other work only ever adds
+   * time): the link got faster, and the fit starts again from this offload. A slower one only moves the fit by the
+   * smoothing weight, since a loaded machine makes single slow round trips.
+   */
   observeOffload(k: number, bytes: number, ms: number): void {
     if (k < 1 || k >= this.L || !(bytes > 0) || !(ms >= 0) || !Number.isFinite(ms)) return;
     this.frameBytes[k - 1] = bytes;
+    const link = this.link();
+    if (link && offloadMs(bytes, link) > FASTER_LINK * ms) { this.sw = 0; this.sx = 0; this.sy = 0; this.sxx = 0; this.sxy = 0; }
     const d = 1 - this.smoothing;
     this.sw = d * this.sw + 1;
     this.sx = d * this.sx + bytes;

@@ -2,10 +2,11 @@
 import { EarlyExitPolicy, FinalPolicy, FixedPolicy, OraclePolicy, RandomPolicy } from './baselines.js';
 import { PolicyError, type CostModel, type ResolvedCosts, type SplitPolicy } from './types.js';
 import { DiscountedUcbPolicy, SlidingWindowUcbPolicy } from './discounted.js';
+import { CostAwarePolicy } from './costaware.js';
 import { SplitEEPolicy, SplitEESPolicy, SplitEESReleasedPolicy, SplitEESUPolicy } from './ucb.js';
 
 /** Every name `createPolicy` accepts; `fixed:k` stands for fixed:1 … fixed:L. */
-export const POLICY_NAMES = ['splitee', 'splitee-s', 'splitee-su', 'splitee-s-released', 'splitee-discounted', 'splitee-window', 'final', 'early-exit', 'fixed:k', 'random', 'oracle'] as const;
+export const POLICY_NAMES = ['splitee', 'splitee-s', 'splitee-su', 'splitee-s-released', 'splitee-discounted', 'splitee-window', 'splitee-costaware', 'final', 'early-exit', 'fixed:k', 'random', 'oracle'] as const;
 
 /**
  * Names that only a simulator can run: `oracle` needs the whole matrix in advance, `splitee-s-released` learns from
@@ -17,7 +18,7 @@ export interface PolicyContext {
   /** Number of layers (arms). */
   L: number;
   costs: CostModel | ResolvedCosts;
-  /** UCB exploration weight (default 1). */
+  /** UCB exploration weight (default 1; splitee-costaware: DEFAULT_COSTAWARE_C). */
   c?: number;
   /** Seed of `random` (default 1). */
   seed?: number;
@@ -25,6 +26,8 @@ export interface PolicyContext {
   gamma?: number;
   /** Window τ of `splitee-window` (default DEFAULT_WINDOW). */
   window?: number;
+  /** Link-probe budget of `splitee-costaware` (default DEFAULT_PROBE_BUDGET). */
+  probeBudget?: number;
   /** The best fixed arm in hindsight; required by `oracle` (the simulator computes it from the matrix). */
   oracleArm?: number;
 }
@@ -38,6 +41,7 @@ export function createPolicy(name: string, ctx: PolicyContext): SplitPolicy {
     case 'splitee-s-released': return new SplitEESReleasedPolicy(L, ctx.costs, { c: ctx.c });
     case 'splitee-discounted': return new DiscountedUcbPolicy(L, ctx.costs, { c: ctx.c, gamma: ctx.gamma });
     case 'splitee-window': return new SlidingWindowUcbPolicy(L, ctx.costs, { c: ctx.c, window: ctx.window });
+    case 'splitee-costaware': return new CostAwarePolicy(L, ctx.costs, { c: ctx.c, probeBudget: ctx.probeBudget });
     case 'final': return new FinalPolicy(L);
     case 'early-exit': return new EarlyExitPolicy(L);
     case 'random': return new RandomPolicy(L, ctx.seed ?? 1);

@@ -66,8 +66,12 @@ export interface SplitPolicy {
    * be compared in simulation; a live runner refuses it.
    */
   readonly needsFullRow?: boolean;
-  /** The split layer 1..L for sample t (0-based over the whole stream). Pure decision: no learning here. */
-  chooseArm(t: number): number;
+  /**
+   * The split layer 1..L for sample t (0-based over the whole stream). Pure decision: no learning here. `costs`: the
+   * costs in force for this sample when the driver knows them before deciding (the live runner's measured costs,
+   * which include every offload answered so far); a policy may ignore them.
+   */
+  chooseArm(t: number, costs?: ResolvedCosts): number;
   /** Learn from what sample `obs.t` revealed. May be skipped by the driver (then the policy learns nothing). */
   observe(obs: Observation): void;
 }
