@@ -18,7 +18,7 @@
 // The epilogue converts to f32 and applies x-scale · w-scale, the bias and relu/relu6 in registers (GELU afterwards
 // over the whole output, with the module's one `gelu`, as the f32 kernels do).
 import { gelu } from './elementwise';
-import { clampAct, loadN, storeN } from './gemm';
+import { clampAct, loadN, storeRow8 } from './gemm';
 
 // @ts-ignore: decorator
 @inline const NR: i32 = 8;
@@ -149,13 +149,7 @@ function kernelQ4x8(a0: usize, a1: usize, a2: usize, a3: usize, w: usize, pairs:
   const s = f32x4.splat(sx);
   const v0 = clampAct(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a0), f32x4.mul(sw0, s)), b0), act);
   const v1 = clampAct(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a1), f32x4.mul(sw1, s)), b1), act);
-  if (ncols == 8) {
-    v128.store(c, v0);
-    v128.store(c, v1, 16);
-  } else {
-    storeN(c, v0, ncols);
-    if (ncols > 4) storeN(c + 16, v1, ncols - 4);
-  }
+  storeRow8(c, v0, v1, ncols);
 }
 
 /**
@@ -286,13 +280,7 @@ function kernelConvQ(w: usize, B: usize, ldb: usize, pairs: i32, c: usize, ldc: 
   const s = f32x4.splat(scale), bv = f32x4.splat(bias);
   const v0 = clampAct(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a0), s), bv), act);
   const v1 = clampAct(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a1), s), bv), act);
-  if (ncols == 8) {
-    v128.store(c, v0);
-    v128.store(c, v1, 16);
-  } else {
-    storeN(c, v0, ncols);
-    if (ncols > 4) storeN(c + 16, v1, ncols - 4);
-  }
+  storeRow8(c, v0, v1, ncols);
 }
 
 /** Pair rows of a 1×1 conv's input: row kp, position p = (q(x[2kp, p]), q(x[2kp + 1, p])); channel C is zero. */

@@ -58,7 +58,7 @@ import { madd } from './simd';
 }
 
 // @ts-ignore: decorator
-@inline function storeRow8(c: usize, v0: v128, v1: v128, ncols: i32): void {
+@inline export function storeRow8(c: usize, v0: v128, v1: v128, ncols: i32): void {
   if (ncols == 8) {
     v128.store(c, v0);
     v128.store(c, v1, 16);
