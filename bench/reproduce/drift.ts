@@ -3,13 +3,14 @@
 // the sweeps that pick the defaults of the forgetting policies (splitee-discounted's γ, splitee-window's τ) and of
 // splitee-costaware's exploration weight c.
 import { bestArm } from '../../src/policy/baselines.js';
-import { DEFAULT_COSTAWARE_C } from '../../src/policy/costaware.js';
+import { DEFAULT_COSTAWARE_C, DEFAULT_PROBE_BUDGET } from '../../src/policy/costaware.js';
 import { DEFAULT_GAMMA, DEFAULT_WINDOW } from '../../src/policy/discounted.js';
 import { costsFromMs, offloadMs, type LinkTimes } from '../../src/policy/measured-costs.js';
 import { resolveCosts, type ResolvedCosts } from '../../src/policy/types.js';
 import type { ConfidenceMatrix } from '../../src/sim/matrix.js';
 import { armRewardTotalsAt } from '../../src/sim/regret.js';
-import { deriveSeed, runPolicy, shuffledOrder, type SimResult } from '../../src/sim/simulator.js';
+import { createPolicy } from '../../src/policy/registry.js';
+import { deriveSeed, runPolicy, shuffledOrder, simulate, type SimResult } from '../../src/sim/simulator.js';
 
 /** The emulated conditions (each explained in the report). */
 export const DRIFT = {
@@ -30,6 +31,8 @@ export const WINDOW_GRID = [100, 200, 400, 800, 1600] as const;
 export const C_GRID = [1, 0.5, 0.25] as const;
 /** Exploration weights tried for splitee-costaware, in the drop and with the paper's constant costs. */
 export const COSTAWARE_C_GRID = [1, 0.5, 0.25, 0.1, 0] as const;
+/** Link-probe budgets tried for splitee-costaware (in the drop, the costs come from the trace: probes only cost). */
+export const PROBE_GRID = [0, 0.01, 0.02, 0.05] as const;
 /** The paper's constant costs for the splitee-costaware sweep: λ = 1/L, o = this (the middle setting of the tables). */
 export const COSTAWARE_CONSTANT_O = 0.25;
 
@@ -67,6 +70,8 @@ export interface DriftResult {
    * constant costs (λ = 1/L, o = COSTAWARE_CONSTANT_O) its regret against the best fixed arm (mean over the orders).
    */
   costaware: { c: number; regret: number; latencyMs: number[]; constantRegret: number }[];
+  /** splitee-costaware for each link-probe budget ε: regret and latency per phase in the drop. */
+  probes: { budget: number; regret: number; latencyMs: number[] }[];
 }
 
 /** The two phases' costs: equal layer times summing to DRIFT.deviceMs, offloads over each link. */
@@ -114,11 +119,14 @@ export function runDrift(m: ConfidenceMatrix, alpha: number, splitBytes: readonl
   });
   const phases: DriftPhase[] = bounds.map(([a], p) => ({ from: a, link: p === 0 ? DRIFT.before : DRIFT.after, bestArm: bestArm(phaseTotals[p]), bestLatencyMs: 0, bestAccuracy: 0 }));
 
-  const run = (policy: string, extra: { gamma?: number; window?: number; c?: number } = {}) => {
+  const run = (policy: string, extra: { gamma?: number; window?: number; c?: number; probeBudget?: number } = {}) => {
     const acc = bounds.map(() => ({ latencyMs: 0, accuracy: 0, meanSplit: 0 }));
     let regret = 0;
     orders.forEach((order, r) => {
-      const res = runPolicy(m, policy, before, { order, record: true, costsAt, seed: deriveSeed(cfg.seed, r, 1), ...extra });
+      const { probeBudget, ...rest } = extra;
+      const res = probeBudget === undefined
+        ? runPolicy(m, policy, before, { order, record: true, costsAt, seed: deriveSeed(cfg.seed, r, 1), ...rest })
+        : simulate(m, createPolicy(policy, { L, costs: before, c: rest.c, probeBudget }), before, { order, record: true, costsAt });
       bounds.forEach(([a, b], p) => {
         const s = phaseStats(m, res, a, b, mu);
         acc[p].latencyMs += s.latencyMs / orders.length;
@@ -155,8 +163,12 @@ export function runDrift(m: ConfidenceMatrix, alpha: number, splitBytes: readonl
     });
     return { c, regret: res.regret, latencyMs: res.phases.map((p) => p.latencyMs), constantRegret };
   });
-  return { mu, offloadMs: { before: off.before, after: off.after }, phases, rows, gamma, window, explore, costaware };
+  const probes = PROBE_GRID.map((budget) => {
+    const res = run('splitee-costaware', { probeBudget: budget });
+    return { budget, regret: res.regret, latencyMs: res.phases.map((p) => p.latencyMs) };
+  });
+  return { mu, offloadMs: { before: off.before, after: off.after }, phases, rows, gamma, window, explore, costaware, probes };
 }
 
 /** The defaults the policies ship with, for the report to show next to the sweep. */
-export const SHIPPED_DEFAULTS = { gamma: DEFAULT_GAMMA, window: DEFAULT_WINDOW, costawareC: DEFAULT_COSTAWARE_C } as const;
+export const SHIPPED_DEFAULTS = { gamma: DEFAULT_GAMMA, window: DEFAULT_WINDOW, costawareC: DEFAULT_COSTAWARE_C, probeBudget: DEFAULT_PROBE_BUDGET } as const;

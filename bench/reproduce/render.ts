@@ -340,8 +340,8 @@ function renderCostAwareSweep(withDrift: readonly StreamResult[], w: (s?: string
   if (!first?.length) return;
   w('### Exploration weight of splitee-costaware');
   w();
-  w('`splitee-costaware` prices every split with the costs in force and learns only the confidence statistics, so its exploration weight c is '
-    + 'the one parameter. For each c: latency above the best fixed split of each phase (mean over the streams, and the worst stream), regret per sample '
+  w('`splitee-costaware` prices every split with the costs in force and learns only the confidence statistics; its exploration weight c sets how '
+    + 'much it spends learning them. For each c: latency above the best fixed split of each phase (mean over the streams, and the worst stream), regret per sample '
     + `in the drop, and regret per sample against the best fixed arm with the paper's constant costs (λ = 1/L, o = ${COSTAWARE_CONSTANT_O}; the same orders):`);
   w();
   w('| c | before the drop (mean / worst) | after the drop (mean / worst) | regret / sample, drop | regret / sample, constant costs (mean / worst) |');
@@ -356,6 +356,24 @@ function renderCostAwareSweep(withDrift: readonly StreamResult[], w: (s?: string
     w(`| ${e.c}${e.c === SHIPPED_DEFAULTS.costawareC ? ' (default)' : ''} | ${signedPct(mean((x) => x.rel[0]))} / ${signedPct(worst((x) => x.rel[0]))} `
       + `| ${signedPct(mean((x) => x.rel[1]))} / ${signedPct(worst((x) => x.rel[1]))} | ${mean((x) => x.regret).toFixed(4)} `
       + `| ${mean((x) => x.constant).toFixed(4)} / ${worst((x) => x.constant).toFixed(4)} |`);
+  }
+  w();
+  const probes = withDrift[0].drift!.probes;
+  if (!probes?.length) return;
+  w('Its link probes (docs/POLICIES.md): here the trace gives the costs of every sample, so probes can only cost; live, they are what lets the '
+    + 'policy see that a link came back. For each budget ε (share of the whole network\'s device cost per sample), latency above the best fixed split:');
+  w();
+  w('| ε | before the drop (mean / worst) | after the drop (mean / worst) | regret / sample |');
+  w('|---:|---:|---:|---:|');
+  for (const e of probes) {
+    const per = withDrift.map((r) => {
+      const x = r.drift!.probes.find((y) => y.budget === e.budget)!;
+      return { rel: [0, 1].map((p) => x.latencyMs[p] / r.drift!.phases[p].bestLatencyMs - 1), regret: x.regret / r.n };
+    });
+    const mean = (f: (x: (typeof per)[number]) => number) => per.reduce((a, x) => a + f(x), 0) / per.length;
+    const worst = (f: (x: (typeof per)[number]) => number) => Math.max(...per.map(f));
+    w(`| ${e.budget}${e.budget === SHIPPED_DEFAULTS.probeBudget ? ' (default)' : ''} | ${signedPct(mean((x) => x.rel[0]))} / ${signedPct(worst((x) => x.rel[0]))} `
+      + `| ${signedPct(mean((x) => x.rel[1]))} / ${signedPct(worst((x) => x.rel[1]))} | ${mean((x) => x.regret).toFixed(4)} |`);
   }
   w();
 }

@@ -29,13 +29,19 @@ import {
 } from '../demo/network.js';
 
 
+/**
+ * The policy of `--network` runs: it prices every split with the measured costs and follows a change of the link
+ * within a few samples (docs/POLICIES.md, `splitee-costaware`: within 10 % of the best fixed split of each phase).
+ */
+const NETWORK_POLICY = 'splitee-costaware';
+
 const spec: Record<string, OptionSpec> = {
   model: { type: 'string', default: 'fmnist-cnn', help: 'fmnist-cnn | sst2-transformer | a .spx path' },
   dataset: { type: 'string', help: 'stream (default: fmnist:test for fmnist-cnn, sst2:dev for sst2-transformer)' },
   limit: { type: 'string', default: String(DEMO_DEFAULTS.limit), help: LIMIT_HELP },
   sample: { type: 'boolean', help: 'use the small sample shipped in the package even when the full dataset is installed' },
   backend: { type: 'string', default: 'wasm', help: 'device backend: wasm | webgpu | auto' },
-  policy: { type: 'string', help: `splitee | splitee-s | splitee-su | splitee-discounted | splitee-window | splitee-costaware | early-exit | final | fixed:k | random (default ${DEMO_DEFAULTS.policy}; splitee-discounted with --network)` },
+  policy: { type: 'string', help: `splitee | splitee-s | splitee-su | splitee-discounted | splitee-window | splitee-costaware | early-exit | final | fixed:k | random (default ${DEMO_DEFAULTS.policy}; ${NETWORK_POLICY} with --network)` },
   alpha: { type: 'string', default: String(DEMO_DEFAULTS.alpha), help: 'exit threshold α' },
   lambda: { type: 'string', help: 'device cost per layer λ (default 1/L: the whole network costs 1)' },
   'offload-cost': { type: 'string', help: 'offload cost o (default 0.25·λ·L)' },
@@ -101,7 +107,7 @@ export const command: Command = {
         + 'sample shipped in the package (1,000 Fashion-MNIST test images, the 872 SST-2 dev sentences); the output says which.\n\n'
         + '--costs measured prices layers and offloads in milliseconds measured on this device and link (docs/POLICIES.md).\n'
         + '--network makes the loopback server delay and throttle the real sockets as the schedule says, with measured costs\n'
-        + 'and splitee-discounted unless told otherwise, and prints per phase the mean split layer, the offload rate, p50/p95\n'
+        + `and ${NETWORK_POLICY} unless told otherwise, and prints per phase the mean split layer, the offload rate, p50/p95\n`
         + `latency per sample and accuracy. \`schedule\` is ${DEFAULT_NETWORK_SCHEDULE}: 100 Mbit/s and 2 ms,\n`
         + 'then from the middle sample on 1 Mbit/s and 120 ms. A step starts at a sample number ("500"), a share of the stream\n'
         + `("50%") or — every step — a time ("20s"). The device half then runs as a device ${DEFAULT_NETWORK_DEVICE_MS} ms slower on the whole\n`
@@ -138,7 +144,7 @@ export const command: Command = {
     const gamma = numberOption(p, 'gamma', { min: Number.MIN_VALUE, max: 1 });
     const window = numberOption(p, 'window', { min: 1, integer: true });
     const deviceMs = numberOption(p, 'device-ms', { min: 0 }) ?? (networkText !== undefined ? DEFAULT_NETWORK_DEVICE_MS : 0);
-    const policyName = String(p.options.policy ?? (networkText !== undefined ? 'splitee-discounted' : DEMO_DEFAULTS.policy));
+    const policyName = String(p.options.policy ?? (networkText !== undefined ? NETWORK_POLICY : DEMO_DEFAULTS.policy));
 
     const device = await openModel(path, backendOption(p));
     const cloudModel = await loadModel(path);

@@ -187,10 +187,11 @@ export interface RunStreamOptions<R> {
 
 /**
  * Costs measured as the run goes (docs/POLICIES.md, "Measured costs"): before the first sample, one warm-up pass
- * and `calibration` passes of it time every layer and two offloads per split probe the link (the fastest kept); then each sample's device time and each
- * offload's round trip refresh the estimates (exponential forgetting with weight `smoothing`). Rewards are
- * C − μ·ms, μ = `mu` or 1 / the calibrated whole-network device time. Each sample is decided and rewarded with the
- * costs in force when it started (the policy receives them as `Observation.costs`).
+ * and `calibration` passes of it time every layer and two offloads per split probe the link (the fastest kept);
+ * then each sample's device time and each offload's round trip refresh the estimates (exponential forgetting with
+ * weight `smoothing`). Rewards are C − μ·ms, μ = `mu` or 1 / the calibrated whole-network device time. Each sample
+ * is decided and rewarded with the costs in force when it started (the policy receives them as `chooseArm`'s second
+ * argument and as `Observation.costs`).
  */
 export interface MeasuredCostModel {
   kind: 'measured';

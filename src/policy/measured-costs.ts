@@ -73,8 +73,8 @@ export function costsFromMs(m: MeasuredCosts): ResolvedCosts {
   return { L, alpha: m.alpha, offloadCost: L > 1 ? offloadAt[1] : 0, cum, offloadAt };
 }
 
-/** How many times faster than predicted an offload must be for the estimator to take it as a faster link. */
-export const FASTER_LINK = 3;
+/** How many times faster (once) or slower (twice in a row) than predicted offloads show a change of the link. */
+export const LINK_JUMP = 3;
 
 /**
  * Running estimates of the costs a device measures as it goes, in ms: each layer's device time, and the link as
@@ -95,6 +95,8 @@ export class CostEstimator {
   // Exponentially weighted sums of (bytes, ms) over offloads: w, Σx, Σy, Σxx, Σxy.
   private sw = 0; private sx = 0; private sy = 0; private sxx = 0; private sxy = 0;
   private haveLayers = false;
+  /** The latest offload, when it was LINK_JUMP times slower than predicted (one more confirms a slower link). */
+  private slowJump: { bytes: number; ms: number } | undefined;
 
   constructor(L: number, opts: { alpha: number; mu?: number; smoothing?: number }) {
     if (!Number.isInteger(L) || L < 1) throw new PolicyError('BAD_DEPTH', `number of layers must be an integer ≥ 1, got ${L}`);
@@ -135,16 +137,37 @@ export class CostEstimator {
   }
 
   /**
-   * One offload at split k: its frame's bytes and the observed time from sending to the answer, ms. A round trip
-   * more than FASTER_LINK times faster than the fit predicts for its size cannot be noise (other work only ever adds
-   * time): the link got faster, and the fit starts again from this offload. A slower one only moves the fit by the
-   * smoothing weight, since a loaded machine makes single slow round trips.
+   * One offload at split k: its frame's bytes and the observed time from sending to the answer, ms. Offloads are
+   * often rare once they became dear, so a change of the link is taken at once when it is certain: a round trip
+   * LINK_JUMP times faster than the fit predicts for its size cannot be noise (other work only ever adds time), and
+   * two in a row LINK_JUMP times slower are not a single stall of a loaded machine; the fit then starts again from
+   * them. Anything else (and any jump smaller than a tenth of the whole network's device time) moves the fit by the
+   * smoothing weight.
    */
   observeOffload(k: number, bytes: number, ms: number): void {
     if (k < 1 || k >= this.L || !(bytes > 0) || !(ms >= 0) || !Number.isFinite(ms)) return;
     this.frameBytes[k - 1] = bytes;
     const link = this.link();
-    if (link && offloadMs(bytes, link) > FASTER_LINK * ms) { this.sw = 0; this.sx = 0; this.sy = 0; this.sxx = 0; this.sxy = 0; }
+    const predicted = link ? offloadMs(bytes, link) : NaN;
+    // A jump must also matter next to the device's time (a tenth of the whole network): sub-millisecond round trips
+    // on loopback vary by large factors that change no decision.
+    let whole = 0;
+    for (let j = 0; j < this.L; j++) whole += this.layerMs[j];
+    const floor = 0.1 * whole;
+    const faster = predicted > LINK_JUMP * ms && predicted - ms > floor;
+    const slower = ms > LINK_JUMP * predicted && ms - predicted > floor;
+    if (faster || (slower && this.slowJump)) {
+      const first = faster ? undefined : this.slowJump;
+      this.sw = 0; this.sx = 0; this.sy = 0; this.sxx = 0; this.sxy = 0;
+      if (first) this.addOffload(first.bytes, first.ms);
+      this.slowJump = undefined;
+    } else {
+      this.slowJump = slower ? { bytes, ms } : undefined;
+    }
+    this.addOffload(bytes, ms);
+  }
+
+  private addOffload(bytes: number, ms: number): void {
     const d = 1 - this.smoothing;
     this.sw = d * this.sw + 1;
     this.sx = d * this.sx + bytes;
