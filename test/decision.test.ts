@@ -88,7 +88,7 @@ function medianConfidence(m: ConfidenceMatrix): number {
   return all[Math.floor(all.length / 2)];
 }
 
-const POLICIES = ['splitee', 'splitee-s', 'splitee-su', 'early-exit', 'random', 'fixed:1', 'fixed:2', 'final'];
+const POLICIES = ['splitee', 'splitee-s', 'splitee-su', 'splitee-costaware', 'early-exit', 'random', 'fixed:1', 'fixed:2', 'final'];
 
 for (const [kind, make, input] of [
   ['image', tinyImageModel, (r: ReturnType<typeof rng>) => randn(r, 3 * 13 * 11, 1.5)],

@@ -25,7 +25,7 @@ const spec: Record<string, OptionSpec> = {
   'offload-cost': { type: 'string', help: 'cost o of one offload (default 0.25 × the whole network\'s cost, i.e. 0.25·λ·L)' },
   costs: { type: 'string', default: 'constant', help: "'constant' (λ per layer, o per offload) or 'measured' (ms measured on this device and link, × --mu)" },
   mu: { type: 'string', help: 'with --costs measured: reward per ms (default 1 / the calibrated whole-network device time)' },
-  c: { type: 'string', default: '1', help: 'UCB exploration weight' },
+  c: { type: 'string', help: 'UCB exploration weight (default: the policy\'s own, 1 for splitee)' },
   gamma: { type: 'string', help: 'discount of splitee-discounted, in (0, 1]' },
   window: { type: 'string', help: 'window (samples) of splitee-window' },
   seed: { type: 'string', default: '1', help: 'seed of the random policy' },
@@ -106,7 +106,7 @@ export const command: Command = {
     const layerCostsText = p.options['layer-costs'];
     if (lambdaOpt !== undefined && layerCostsText !== undefined) throw new UsageError('give at most one of --lambda and --layer-costs');
     const offloadOpt = numberOption(p, 'offload-cost', { min: 0 });
-    const c = num(p, 'c', { min: 0 });
+    const c = numberOption(p, 'c', { min: 0 });
     const costsKind = String(p.options.costs);
     if (costsKind !== 'constant' && costsKind !== 'measured') throw new UsageError(`--costs must be 'constant' or 'measured', got '${costsKind}'`);
     if (costsKind === 'measured') {
