@@ -19,7 +19,7 @@ import type { ConfidenceMatrix } from '../sim/matrix.js';
 import { runPolicy } from '../sim/simulator.js';
 import { summarize } from '../sim/metrics.js';
 import { helpText, LIMIT_HELP, limitOption, numberOption, parseArgs, UsageError, type Command, type OptionSpec } from './args.js';
-import { backendOption, openModel, Progress } from './common.js';
+import { PRECISION_HELP, backendOption, openModel, precisionOption, Progress } from './common.js';
 import { checkModelFitsStream } from './matrix.js';
 // One source for the demo's defaults, shared with the browser demo so both runs give the same numbers.
 import { DEFAULT_STREAMS, DEMO_DEFAULTS, demoCosts } from '../demo/demo-core.js';
@@ -41,6 +41,7 @@ const spec: Record<string, OptionSpec> = {
   limit: { type: 'string', default: String(DEMO_DEFAULTS.limit), help: LIMIT_HELP },
   sample: { type: 'boolean', help: 'use the small sample shipped in the package even when the full dataset is installed' },
   backend: { type: 'string', default: 'wasm', help: 'device backend: wasm | webgpu | auto' },
+  precision: { type: 'string', default: 'f32', help: `device arithmetic: ${PRECISION_HELP}` },
   policy: { type: 'string', help: `splitee | splitee-s | splitee-su | splitee-discounted | splitee-window | splitee-costaware | early-exit | final | fixed:k | random (default ${DEMO_DEFAULTS.policy}; ${NETWORK_POLICY} with --network)` },
   alpha: { type: 'string', default: String(DEMO_DEFAULTS.alpha), help: 'exit threshold α' },
   lambda: { type: 'string', help: 'device cost per layer λ (default 1/L: the whole network costs 1)' },
@@ -146,7 +147,7 @@ export const command: Command = {
     const deviceMs = numberOption(p, 'device-ms', { min: 0 }) ?? (networkText !== undefined ? DEFAULT_NETWORK_DEVICE_MS : 0);
     const policyName = String(p.options.policy ?? (networkText !== undefined ? NETWORK_POLICY : DEMO_DEFAULTS.policy));
 
-    const device = await openModel(path, backendOption(p));
+    const device = await openModel(path, backendOption(p), precisionOption(p));
     const cloudModel = await loadModel(path);
     let stream: DataStream;
     let plan: NetworkPlan | undefined;
@@ -258,7 +259,7 @@ export const command: Command = {
     const config: Record<string, string | number> = measured
       ? { policy: policyName, alpha, costs: `measured (μ ${measuredCosts ? `${+measuredCosts.mu.toPrecision(3)} per ms` : 'n/a'})` }
       : { policy: policyName, alpha, lambda, 'offload cost': costModel.offloadCost };
-    Object.assign(config, { backend: device.backendName, transport: 'int8 per-tensor', cloud: 'HTTP on loopback (in-process)', seed,
+    Object.assign(config, { backend: precisionOption(p) === 'int8' ? `${device.backendName} (int8)` : device.backendName, transport: 'int8 per-tensor', cloud: 'HTTP on loopback (in-process)', seed,
       data: stream.source === 'full' ? 'full dataset' : `sample shipped in the package (${stream.total} samples)` });
     if (plan) config.network = `${plan.steps.map((s) => `${s.from}: ${s.conditions}`).join('; ')} (emulated on the server)`;
     if (deviceMs > 0) config.device = `emulated: ${deviceMs} ms more for the whole network (${+(deviceMs / L).toFixed(3)} ms per layer)`;
