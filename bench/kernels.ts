@@ -12,6 +12,7 @@ import type { Op } from '../src/format/index.js';
 import { planBuffers, shapeAt, type PlanStep } from '../src/engine/plan.js';
 import { loadKernels, type Kernels, type KernelExports } from '../src/wasm/runtime.js';
 import { ACT } from '../src/engine/activations.js';
+import { WasmBackend } from '../src/engine/wasm-backend.js';
 import { measureInterleaved, type Clock } from './measure.js';
 import { gaussian, sampleInputs, type BenchModel } from './zoo.js';
 import { intOpsPerIter, intPeakProbe, intProbeBytes, INT_PEAK_CHAINS } from './int-peak.js';
@@ -54,6 +55,15 @@ export interface KernelRow {
   peakFraction: number;
   /** int8 kernels: GOP/s (2 per multiply-add) ÷ the integer dot-product peak. */
   intPeakFraction?: number;
+  /** int8 kernels: of `flops`, those computed in f32 (attention_q8's scores, softmax·V), bounded by the f32 peak. */
+  f32Flops?: number;
+  /**
+   * int8 kernels: the time at the ceilings (integer ops at the integer peak, `f32Flops` at the f32 peak) ÷ the measured
+   * time; equals intPeakFraction when nothing is f32.
+   */
+  boundFraction?: number;
+  /** What a row without uses is for (default: a square GEMM). */
+  note?: string;
   /** Calls per whole-model pass (all exits) of each model using it. */
   callsPerPass: Record<string, number>;
 }
@@ -158,11 +168,15 @@ function flops(s: Shape): number {
 
 /**
  * Every linear / conv / attention call one all-exits pass of `bm` makes, at each of its bench inputs. `int8`: the
- * calls of the int8 path (linear, conv with groups = 1 and non-causal attention on the int8 kernels; the model id
- * gets ` int8`).
+ * calls of its int8 path (the model id gets ` int8`), each on the kernel the loaded int8 model really uses: an op
+ * runs on the int8 kernels when the backend holds its weight as int8 (docs/KERNELS.md, "The int8 path": not, for
+ * example, an f32 model's exit heads and tiny-K ops, nor depthwise convs).
  */
 function modelShapes(bm: BenchModel, int8 = false): { shape: Shape; use: string; model: string }[] {
   const h = bm.model.header;
+  const backend = int8 ? bm.int8?.backend : undefined;
+  if (int8 && !(backend instanceof WasmBackend)) throw new Error(`${bm.name}: no int8 model on the WASM backend to take the int8 calls from`);
+  const q8 = (w: string) => !!backend && (backend as WasmBackend).scales(w) !== 0;
   const shapeOf = (n: string) => h.tensors[n].shape;
   const plan = planBuffers(bm.model.file);
   const out: { shape: Shape; use: string; model: string }[] = [];
@@ -176,12 +190,12 @@ function modelShapes(bm: BenchModel, int8 = false): { shape: Shape; use: string;
         if (op.op === 'linear') {
           const [N, K] = shapeOf(op.w);
           const M = cur.length === 1 ? 1 : cur[0];
-          out.push({ shape: { kernel: int8 ? 'linear_q8' : 'linear', M, K, N, act: ACT[op.act ?? 'none'] }, use: where, model });
+          out.push({ shape: { kernel: q8(op.w) ? 'linear_q8' : 'linear', M, K, N, act: ACT[op.act ?? 'none'] }, use: where, model });
         } else if (op.op === 'conv2d') {
           const [OC, , KH, KW] = shapeOf(op.w);
-          out.push({ shape: { kernel: int8 && (op.groups ?? 1) === 1 ? 'conv2d_q8' : 'conv2d', C: cur[0], H: cur[1], W: cur[2], OC, KH, KW, stride: op.stride ?? 1, pad: op.pad ?? 0, groups: op.groups ?? 1, act: ACT[op.act ?? 'none'] }, use: where, model });
+          out.push({ shape: { kernel: q8(op.w) ? 'conv2d_q8' : 'conv2d', C: cur[0], H: cur[1], W: cur[2], OC, KH, KW, stride: op.stride ?? 1, pad: op.pad ?? 0, groups: op.groups ?? 1, act: ACT[op.act ?? 'none'] }, use: where, model });
         } else if (op.op === 'attention') {
-          out.push({ shape: { kernel: int8 && !op.causal ? 'attention_q8' : 'attention', T: cur[0], D: cur[1], heads: op.heads, window: op.window ?? 0 }, use: where, model });
+          out.push({ shape: { kernel: q8(op.wqkv) ? 'attention_q8' : 'attention', T: cur[0], D: cur[1], heads: op.heads, window: op.window ?? 0 }, use: where, model });
         }
       }
     };
@@ -195,13 +209,19 @@ function modelShapes(bm: BenchModel, int8 = false): { shape: Shape; use: string;
 
 // ---- timing one kernel call --------------------------------------------------------------------------------------
 
+// The int8 rows get the f32 rows' weight distribution, 0.1·N(0, 1): int8 codes of standard deviation Q8_STD times a
+// scale of 0.1 / Q8_STD. Not only for fairness: the GELU's time depends on its inputs (far out in the negative tail,
+// exp underflows into subnormals, which x86 handles slowly), so outputs much larger than a model's would time it
+// on inputs no model produces.
+const Q8_STD = 40;
+
 /** Random int8 weights [rows, cols] (never all zero) packed by `pack` into a buffer of `bytes`. */
 function int8Packed(kern: Kernels, rows: number, cols: number, pack: (w: number, packed: number) => void, bytes: number): number {
   const packed = kern.alloc(bytes);
   const mark = kern.mark();
   const w = kern.alloc(rows * cols);
-  let s = 12345;
-  kern.i8(w, rows * cols).set(Int8Array.from({ length: rows * cols }, () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) % 255) - 127));
+  const rnd = gaussian(17);
+  kern.i8(w, rows * cols).set(Int8Array.from({ length: rows * cols }, () => Math.max(-127, Math.min(127, Math.round(Q8_STD * rnd())))));
   pack(w, packed);
   kern.release(mark);
   return packed;
@@ -211,7 +231,7 @@ function int8Packed(kern: Kernels, rows: number, cols: number, pack: (w: number,
 function scales(kern: Kernels, n: number, multiple: number): number {
   const padded = Math.ceil(n / multiple) * multiple;
   const p = kern.alloc(padded * 4);
-  kern.f32(p, padded).set(Float32Array.from({ length: padded }, (_, i) => (i < n ? 0.01 * (1 + (i % 7) / 7) : 0)));
+  kern.f32(p, padded).set(Float32Array.from({ length: padded }, (_, i) => (i < n ? (0.1 / Q8_STD) * (0.9 + 0.2 * ((i % 7) / 6)) : 0)));
   return p;
 }
 
@@ -307,11 +327,13 @@ export async function benchKernels(models: BenchModel[], opts: KernelBenchOption
   if (intPeak) log(`integer dot peak: ${intPeak.variants.map((v) => `${v.name} ${v.gflops.toFixed(1)}`).join(', ')} GOP/s`);
 
   const rows: (KernelRow & { s: Shape })[] = [];
-  const add = (s: Shape, use?: string, model?: string) => {
+  const add = (s: Shape, use?: string, model?: string, note?: string) => {
     const id = `${s.kernel} ${key(s)}`;
     let row = rows.find((r) => `${r.kernel} ${r.shape}` === id);
     if (!row) {
       row = { kernel: s.kernel, shape: key(s), uses: [], flops: flops(s), ms: 0, gflops: 0, peakFraction: 0, callsPerPass: {}, s };
+      if (s.kernel === 'attention_q8') row.f32Flops = 4 * attendedPairs(s.T, s.window) * s.D;
+      if (note) row.note = note;
       rows.push(row);
     }
     if (use && model) {
@@ -325,6 +347,12 @@ export async function benchKernels(models: BenchModel[], opts: KernelBenchOption
   if (opts.int8) {
     for (const n of (opts.squareSizes ?? [256, 512, 1024]).filter((n) => n <= 512)) add({ kernel: 'linear_q8', M: n, K: n, N: n, act: 0 });
     for (const bm of models) if (bm.int8) for (const { shape, use, model } of modelShapes(bm, true)) add(shape, use, model);
+    // The GELU-fused projections (f32 and int8) again without the GELU: the difference is what the activation costs.
+    for (const r of [...rows]) {
+      if ((r.s.kernel === 'linear_q8' || r.s.kernel === 'linear') && r.s.act === ACT.gelu && r.uses.length) {
+        add({ ...r.s, act: 0 }, undefined, undefined, `${r.shape} without the GELU (comparison)`);
+      }
+    }
   }
 
   for (const row of rows) {
@@ -338,7 +366,12 @@ export async function benchKernels(models: BenchModel[], opts: KernelBenchOption
   for (const row of rows) row.peakFraction = row.gflops / ceiling;
   const intPeakAfter = intPeak ? await measureIntPeak(opts.peakTimeMs, opts.clock) : undefined;
   const intCeiling = intPeak && intPeakAfter ? Math.max(intPeak.gflops, intPeakAfter.gflops) : 0;
-  for (const row of rows) if (row.kernel.endsWith('_q8')) row.intPeakFraction = row.gflops / intCeiling;
+  for (const row of rows) {
+    if (!row.kernel.endsWith('_q8')) continue;
+    row.intPeakFraction = row.gflops / intCeiling;
+    const f32Part = row.f32Flops ?? 0;
+    row.boundFraction = ((row.flops - f32Part) / (intCeiling * 1e6) + f32Part / (ceiling * 1e6)) / row.ms;
+  }
   const strip = ({ s: _s, ...r }: KernelRow & { s: Shape }): KernelRow => r;
   return {
     peak, peakAfter,

@@ -35,8 +35,9 @@ export function int8BoundMs(r: BenchResult, id: string): number {
   let ms = 0;
   for (const k of [...r.gemm, ...r.conv, ...r.attention, ...(r.int8 ?? [])]) {
     const calls = k.callsPerPass[`${id} int8`] ?? 0;
-    const peak = k.kernel.endsWith('_q8') ? r.intPeak?.gops ?? NaN : r.peak.gflops;
-    ms += (calls * k.flops) / (peak * 1e6);
+    if (!calls) continue;
+    const f32Part = k.kernel.endsWith('_q8') ? k.f32Flops ?? 0 : k.flops;
+    ms += calls * ((k.flops - f32Part) / ((r.intPeak?.gops ?? NaN) * 1e6) + f32Part / (r.peak.gflops * 1e6));
   }
   return ms;
 }
@@ -80,10 +81,11 @@ export function renderTable(r: BenchResult): string {
     `(${[...r.peak.before.variants].map((v) => `${v.chains === 1 ? '1 chain' : `${v.chains} chains`} ${v.gflops.toFixed(1)}`).join(', ')}; after: ${r.peak.after.gflops.toFixed(1)})`);
   if (r.intPeak) {
     out.push(`   int8 kernels (_q8) also vs the integer dot-product peak (i32x4.dot_i16x8_s + i32x4.add chains, 2 ops per multiply-add): ${r.intPeak.gops.toFixed(1)} GOP/s ` +
-      `(${r.intPeak.before.variants.map((v) => `${v.chains} chains ${v.gflops.toFixed(1)}`).join(', ')}; after: ${r.intPeak.after.gflops.toFixed(1)}); %int = share of it, %peak = share of the f32 peak`);
+      `(${r.intPeak.before.variants.map((v) => `${v.chains} chains ${v.gflops.toFixed(1)}`).join(', ')}; after: ${r.intPeak.after.gflops.toFixed(1)}); %peak = share of the f32 peak,`);
+    out.push('   %int = share of the integer peak, %bnd = time at the ceilings ÷ time (attention_q8: projections int8, scores and softmax·V f32)');
   }
-  const w2 = [12, 40, 9, 8, 6, 5, 6];
-  out.push(`${row(['kernel', 'shape', 'µs', 'GFLOP/s', '%peak', '%int', 'calls'], w2)}  used by`);
+  const w2 = [12, 40, 9, 8, 6, 5, 5, 6];
+  out.push(`${row(['kernel', 'shape', 'µs', 'GFLOP/s', '%peak', '%int', '%bnd', 'calls'], w2)}  used by`);
   const us = (ms: number) => { const v = ms * 1000; return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2); };
   const kr = (k: KernelRow) => {
     const calls = Object.values(k.callsPerPass).join('/');
@@ -94,9 +96,9 @@ export function renderTable(r: BenchResult): string {
       const m = u.slice(0, at);
       byModel.set(m, [...(byModel.get(m) ?? []), u.slice(at + 1)]);
     }
-    const uses = k.uses.length ? [...byModel].map(([m, w]) => `${m}: ${w.join(' ')}`).join('; ') : 'square GEMM';
-    const pctInt = k.intPeakFraction === undefined ? '' : (100 * k.intPeakFraction).toFixed(0);
-    out.push(`${row([k.kernel, k.shape, us(k.ms), f(k.gflops, 2), (100 * k.peakFraction).toFixed(0), pctInt, calls], w2)}  ${uses}`);
+    const uses = k.uses.length ? [...byModel].map(([m, w]) => `${m}: ${w.join(' ')}`).join('; ') : k.note ?? 'square GEMM';
+    const pct = (v: number | undefined) => (v === undefined ? '' : (100 * v).toFixed(0));
+    out.push(`${row([k.kernel, k.shape, us(k.ms), f(k.gflops, 2), (100 * k.peakFraction).toFixed(0), pct(k.intPeakFraction), pct(k.boundFraction), calls], w2)}  ${uses}`);
   };
   const allRows = [...r.gemm, ...r.conv, ...r.attention, ...(r.int8 ?? [])];
   for (const k of allRows) kr(k);

@@ -15,6 +15,7 @@ import { benchModel, INT8_PARITY_TOLERANCE, type ModelResult } from '../bench/mo
 import { benchKernels } from '../bench/kernels.js';
 import { INT8_ACCURACY_BUDGET_POINTS, withInt8Field, type Int8Accuracy } from '../bench/int8-accuracy.js';
 import { planBuffers } from '../src/engine/plan.js';
+import { WasmBackend } from '../src/engine/wasm-backend.js';
 import { loadModel, packageRoot, zooModels } from '../src/node.js';
 import { tinyImageModel } from './fixtures/tiny-models.js';
 import { loadKernels } from '../src/wasm/runtime.js';
@@ -250,11 +251,25 @@ test('the kernel table has an int8 row for every int8 kernel call of the int8 mo
     finitePositive(row.ms, `${row.kernel} ${row.shape} ms`);
     finitePositive(row.intPeakFraction, `${row.kernel} ${row.shape} %int`);
     assert.ok(Math.abs(row.intPeakFraction! - row.gflops / k.intPeak!.gops) < 1e-9);
+    finitePositive(row.boundFraction, `${row.kernel} ${row.shape} %bound`);
+    if (row.kernel === 'attention_q8') {
+      assert.ok(row.f32Flops! > 0 && row.f32Flops! < row.flops, 'attention_q8: scores and context are its f32 part');
+      assert.ok(row.boundFraction! > row.intPeakFraction!, 'its f32 part is bounded by the lower f32 peak');
+    } else {
+      assert.ok(Math.abs(row.boundFraction! - row.intPeakFraction!) < 1e-9);
+    }
+    // Every GELU-fused int8 projection has its comparison row without the GELU.
+    if (row.shape.endsWith(' +gelu') && row.uses.length) {
+      assert.ok(k.int8!.some((r) => r.kernel === row.kernel && r.shape === row.shape.replace(' +gelu', '')), `${row.shape}: comparison row`);
+    }
   }
+  assert.ok(k.int8!.some((r) => r.shape.endsWith(' +gelu')), 'the text fixture has a GELU projection');
   assert.ok(k.int8!.some((r) => r.kernel === 'linear_q8' && r.uses.length === 0 && r.shape === '24x24·24x24'), 'square linear_q8');
-  // Calls per int8 pass, counted from the plan here: linear, conv with groups = 1 and attention on the int8
-  // kernels; grouped convs on the f32 ones.
+  // Calls per int8 pass, counted from the plan here: every linear, conv and attention op once, on the int8 kernel
+  // exactly when the loaded int8 model holds its weight as int8.
+  let q8Ops = 0, f32Ops = 0;
   for (const bm of models) {
+    const backend = bm.int8!.backend as WasmBackend;
     for (const s of sampleInputs(bm.model)) {
       const id = `${bm.name} ${s.label} int8`;
       const want: Record<string, number> = {};
@@ -262,8 +277,12 @@ test('the kernel table has an int8 row for every int8 kernel call of the int8 mo
       for (const block of [...plan.layers, ...plan.exits]) {
         for (const st of block.steps) {
           const op = st.op;
-          const name = op.op === 'linear' ? 'linear_q8' : op.op === 'conv2d' ? ((op.groups ?? 1) === 1 ? 'conv2d_q8' : 'conv2d') : op.op === 'attention' ? 'attention_q8' : '';
-          if (name) want[name] = (want[name] ?? 0) + 1;
+          const w = op.op === 'linear' || op.op === 'conv2d' ? op.w : op.op === 'attention' ? op.wqkv : undefined;
+          if (!w) continue;
+          const int8 = backend.scales(w) !== 0;
+          if (int8) q8Ops++; else f32Ops++;
+          const name = `${op.op}${int8 ? '_q8' : ''}`;
+          want[name] = (want[name] ?? 0) + 1;
         }
       }
       const got: Record<string, number> = {};
@@ -271,6 +290,7 @@ test('the kernel table has an int8 row for every int8 kernel call of the int8 mo
       assert.equal(got, want, id);
     }
   }
+  assert.ok(q8Ops > 0 && f32Ops > 0, `the fixtures exercise both kinds of call (${q8Ops} int8, ${f32Ops} f32)`);
   for (const bm of models) { bm.model.dispose(); bm.int8!.dispose(); }
 });
 
