@@ -12,9 +12,10 @@
 //   linear: rows of x on the left. The x pair (x[m,k], x[m,k+1]) is one i32, broadcast with v128.load32_splat; the
 //           weight panel holds, per k pair, 16 int8 (n0k, n0k+1, n1k, n1k+1, …, n7k+1), widened to two i16x8
 //           (columns 0-3, 4-7). Tile: 4 rows × 8 columns, 8 i32x4 accumulators, as the f32 kernel.
-//   conv:   weights on the left (4 output channels), input positions as lanes. The weight pair of a channel is two
-//           int8, broadcast with v128.load16_splat and widened; the input pair vectors are two rows (k, k+1) of the
-//           quantized input (or its im2col) interleaved in registers. Tile: 4 channels × 8 positions.
+//   conv:   weights on the left (4 output channels), output positions as lanes. The weights are widened to int16
+//           pairs in scratch once per call and broadcast with v128.load32_splat; the input is quantized into pair
+//           rows (the values of k and k+1 at each position side by side). Tile: 4 channels × 8 positions (the
+//           conv section below says why this layout).
 // The epilogue converts to f32 and applies x-scale · w-scale, the bias and relu/relu6 in registers (GELU afterwards
 // over the whole output, with the module's one `gelu`, as the f32 kernels do).
 import { gelu } from './elementwise';

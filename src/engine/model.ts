@@ -21,7 +21,8 @@ export interface LoadOptions {
    * The arithmetic of the WASM backend: 'f32' (default; int8 weights of a model file are widened to f32 at load, so
    * every backend and runtime computes the same bits) or 'int8' (docs/KERNELS.md, "The int8 path": linear, conv
    * and attention weights stay int8 in memory, activations are quantized to int16 on the fly and products are summed
-   * in int32; an f32 model's weights are quantized per output channel at load). WASM only.
+   * in int32; an f32 model's layer weights with at least 16 products per output are quantized per output channel at
+   * load, its exit heads and tiny ops stay f32). WASM only.
    */
   precision?: 'f32' | 'int8';
 }
