@@ -6,17 +6,9 @@ import * as assert from 'uvu/assert';
 import {
   DiscountedUcbPolicy, PolicyError, SlidingWindowUcbPolicy, createPolicy, resolveCosts, type CostModel,
 } from '../src/policy/index.js';
-import { matrixFromSamples, shuffledOrder, simulate, type ConfidenceMatrix } from '../src/sim/index.js';
-import { rng, type Rng } from './util.js';
-
-function randomMatrix(r: Rng, L: number, n: number): ConfidenceMatrix {
-  return matrixFromSamples(Array.from({ length: n }, () => {
-    const easy = r.next();
-    const confidences = Array.from({ length: L }, (_, j) => Math.min(1, Math.max(0, easy * (0.35 + (0.65 * (j + 1)) / L) + r.uniform(-0.2, 0.2))));
-    const label = r.int(0, 3);
-    return { confidences, predictions: confidences.map((c) => (r.next() < c ? label : r.int(0, 3))), label };
-  }), { numClasses: 3 });
-}
+import { shuffledOrder, simulate } from '../src/sim/index.js';
+import { rng } from './util.js';
+import { randomMatrix } from './fixtures/random-matrix.js';
 
 const COSTS: CostModel = { alpha: 0.6, lambda: 0.15, offloadCost: 0.2 };
 

@@ -10,20 +10,12 @@ import { UsageError } from '../src/cli/args.js';
 import { CostEstimator, costsFromMs, createPolicy, defaultMu, offloadMs, resolveCosts, transferMs, PolicyError } from '../src/policy/index.js';
 import {
   MatrixError, costTraceHeader, costTraceRow, formatMatrixCsv, matrixFromSamples, parseCostTrace, simulate, traceCosts,
-  type ConfidenceMatrix, type CostTraceRow,
+  type CostTraceRow,
 } from '../src/sim/index.js';
-import { rng, type Rng } from './util.js';
+import { rng } from './util.js';
+import { randomMatrix } from './fixtures/random-matrix.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'splitee-trace-'));
-
-function randomMatrix(r: Rng, L: number, n: number): ConfidenceMatrix {
-  return matrixFromSamples(Array.from({ length: n }, () => {
-    const easy = r.next();
-    const confidences = Array.from({ length: L }, (_, j) => Math.min(1, Math.max(0, easy * (0.35 + (0.65 * (j + 1)) / L) + r.uniform(-0.2, 0.2))));
-    const label = r.int(0, 3);
-    return { confidences, predictions: confidences.map((c) => (r.next() < c ? label : r.int(0, 3))), label };
-  }), { numClasses: 3 });
-}
 
 test('milliseconds → costs by hand: γ_k = μ·Σ t_j, o_k = μ·offload time of split k', () => {
   assert.is(transferMs(12_500, 100), 1); // 100 kbit over 100 Mbit/s
