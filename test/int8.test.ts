@@ -17,7 +17,7 @@ import { useWasmKernels, wasmRelaxedSimdSupported } from '../src/wasm/runtime.js
 import { parseSpx, writeSpx, type Quant } from '../src/format/index.js';
 import { int8Rows, quantizeRows } from '../src/engine/int8-weights.js';
 import { kernelHarness } from './kernel-harness.js';
-import { refActivation, type RefAct } from './reference/gemm-conv-pool.js';
+import { convOutSize, refActivation, refConv2d, refLinear, type RefAct } from './reference/gemm-conv-pool.js';
 import { rng, randn, type Rng } from './util.js';
 
 // The kernels are tested in the plain SIMD build here and in the relaxed-SIMD build (f32x4.relaxed_madd in the
@@ -171,28 +171,26 @@ function compare(got: Float32Array, ref: Float64Array, preBound: Float64Array, a
   return { worst, bad, outputs: ref.length };
 }
 
-/** Float64 linear with the quantization bound of every output (before the activation), and the activated output. */
+/**
+ * Float64 linear with the quantization bound of every output (before the activation), and the activated output: the
+ * reference linear on the dequantized weights, and on |x| against |w| for Σ|x·w|.
+ */
 function refLinearQ8(x: ArrayLike<number>, wq: Int8Array, ws: Float32Array, b: ArrayLike<number> | null, M: number,
   K: number, N: number, act: RefAct, onGrid = false): { ref: Float64Array; bound: Float64Array } {
   const qmax = qmaxFor(K);
   const step = onGrid ? gridErr(qmax) : stepErr(qmax);
-  const ref = new Float64Array(M * N), bound = new Float64Array(M * N);
+  const w = Float64Array.from(wq, (q, i) => q * ws[Math.floor(i / K)]);
+  const absW = w.map(Math.abs);
+  const ref = refLinear(x, w, b, M, K, N, act);
+  const sumXW = refLinear(Float64Array.from(x, Math.abs), absW, null, M, K, N, 'none');
+  const sumW = new Float64Array(N);
+  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) sumW[n] += absW[n * K + k];
+  const bound = new Float64Array(M * N);
   for (let m = 0; m < M; m++) {
     let amax = 0;
     for (let k = 0; k < K; k++) amax = Math.max(amax, Math.abs(x[m * K + k]));
     const s = amax / qmax;
-    for (let n = 0; n < N; n++) {
-      let acc = 0, absW = 0, absXW = 0;
-      for (let k = 0; k < K; k++) {
-        const w = wq[n * K + k] * ws[n];
-        acc += x[m * K + k] * w;
-        absW += Math.abs(w);
-        absXW += Math.abs(x[m * K + k] * w);
-      }
-      const bn = b ? b[n] : 0;
-      ref[m * N + n] = refActivation(acc + bn, act);
-      bound[m * N + n] = s * step * absW + F32_SLACK * (absXW + Math.abs(bn));
-    }
+    for (let n = 0; n < N; n++) bound[m * N + n] = s * step * sumW[n] + F32_SLACK * (sumXW[m * N + n] + Math.abs(b ? b[n] : 0));
   }
   return { ref, bound };
 }
@@ -280,41 +278,25 @@ test('linear_q8: wrong scales, bias or weight layout break the bound (the check 
 // ---------------------------------------------------------------------------------------------------------------
 // conv2d_q8
 
-const convOut = (n: number, k: number, stride: number, pad: number) => Math.floor((n + 2 * pad - k) / stride) + 1;
 
-/** Float64 conv (groups 1) with per-output bounds; only in-image taps count (padding is exactly zero). */
+/**
+ * Float64 conv (groups 1) with per-output bounds; only in-image taps count (padding is exactly zero): the reference
+ * conv on the dequantized weights, and on |x| and an all-ones image against |w| for Σ|x·w| and Σ|w| per output.
+ */
 function refConvQ8(x: ArrayLike<number>, wq: Int8Array, ws: Float32Array, b: ArrayLike<number> | null,
   [C, H, W, OC, KH, KW, stride, pad]: number[], act: RefAct): { ref: Float64Array; bound: Float64Array } {
-  const OH = convOut(H, KH, stride, pad), OW = convOut(W, KW, stride, pad);
   const qmax = qmaxFor(C * KH * KW);
   let amax = 0;
   for (let i = 0; i < C * H * W; i++) amax = Math.max(amax, Math.abs(x[i]));
   const s = amax / qmax;
-  const ref = new Float64Array(OC * OH * OW), bound = new Float64Array(OC * OH * OW);
-  for (let oc = 0; oc < OC; oc++) {
-    for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++) {
-        let acc = 0, absW = 0, absXW = 0;
-        for (let c = 0; c < C; c++) {
-          for (let kh = 0; kh < KH; kh++) {
-            const ih = oh * stride - pad + kh;
-            if (ih < 0 || ih >= H) continue;
-            for (let kw = 0; kw < KW; kw++) {
-              const iw = ow * stride - pad + kw;
-              if (iw < 0 || iw >= W) continue;
-              const w = wq[((oc * C + c) * KH + kh) * KW + kw] * ws[oc];
-              const v = x[(c * H + ih) * W + iw];
-              acc += v * w; absW += Math.abs(w); absXW += Math.abs(v * w);
-            }
-          }
-        }
-        const bn = b ? b[oc] : 0;
-        const o = (oc * OH + oh) * OW + ow;
-        ref[o] = refActivation(acc + bn, act);
-        bound[o] = s * stepErr(qmax) * absW + F32_SLACK * (absXW + Math.abs(bn));
-      }
-    }
-  }
+  const inner = C * KH * KW;
+  const w = Float64Array.from(wq, (q, i) => q * ws[Math.floor(i / inner)]);
+  const absW = w.map(Math.abs);
+  const ref = refConv2d(x, w, b, C, H, W, OC, KH, KW, stride, pad, 1, act);
+  const sumW = refConv2d(new Float64Array(C * H * W).fill(1), absW, null, C, H, W, OC, KH, KW, stride, pad, 1, 'none');
+  const sumXW = refConv2d(Float64Array.from(x, Math.abs), absW, null, C, H, W, OC, KH, KW, stride, pad, 1, 'none');
+  const P = ref.length / OC;
+  const bound = sumW.map((sw, o) => s * stepErr(qmax) * sw + F32_SLACK * (sumXW[o] + Math.abs(b ? b[Math.floor(o / P)] : 0)));
   return { ref, bound };
 }
 
@@ -332,7 +314,7 @@ function runConv(x: Float32Array, wq: Int8Array, ws: Float32Array, b: Float32Arr
     packed.check(`${what} pack`);
     const pws = f32Ptr(padScales(ws, 4));
     const pb = b ? h.putPoisoned(b) : 0;
-    const P = convOut(H, KH, stride, pad) * convOut(W, KW, stride, pad);
+    const P = convOutSize(H, KH, stride, pad) * convOutSize(W, KW, stride, pad);
     const out = h.guarded(OC * P);
     const sBytes = E.conv2d_q8_scratch_bytes(C, H, W, OC, KH, KW, stride, pad);
     const scratch = fenced(sBytes, 0x7f);
@@ -400,7 +382,7 @@ test('conv2d_q8: an all-zero input gives act(b) exactly on both paths', () => {
     const b = randn(r, OC);
     for (const act of ['none', 'relu', 'relu6'] as RefAct[]) {
       const got = runConv(new Float32Array(C * H * W), randomQ8(r, OC, K), randomScales(r, OC, K), b, shape, act);
-      const P = convOut(H, KH, stride, pad) * convOut(W, KW, stride, pad);
+      const P = convOutSize(H, KH, stride, pad) * convOutSize(W, KW, stride, pad);
       for (let i = 0; i < got.length; i++) {
         assert.is(got[i], Math.fround(refActivation(b[Math.floor(i / P)], act)), `[${shape}] ${act} output ${i}`);
       }
