@@ -8,6 +8,7 @@ import type { Preprocess, SpxHeader } from '../format/types.js';
 import { importOnnxDetailed, type ImportOptions, type ImportReport } from '../onnx/index.js';
 import { helpText, numberOption, parseArgs, UsageError, type Command, type OptionSpec } from './args.js';
 import { requireString } from './common.js';
+import { mulberry32 } from '../util/random.js';
 
 const spec: Record<string, OptionSpec> = {
   out: { type: 'string', help: 'the .spx file to write (required)' },
@@ -36,18 +37,6 @@ export interface CheckResult {
   samples: number;
 }
 
-/** A small seeded generator (mulberry32): --check is reproducible. */
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function softmax(z: ArrayLike<number>): number[] {
   let m = -Infinity;
   for (let i = 0; i < z.length; i++) m = Math.max(m, z[i]);
@@ -70,7 +59,7 @@ export async function checkAgainstOnnxRuntime(onnx: Uint8Array, report: ImportRe
   const h = report.header;
   const model = await loadModelBytes(report.bytes);
   const session = await ort.InferenceSession.create(onnx);
-  const rand = prng(seed);
+  const rand = mulberry32(seed); // seeded: --check is reproducible
   const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   const perExit = new Array<number>(h.exits.length).fill(0);
   try {
