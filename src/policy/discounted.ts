@@ -9,6 +9,7 @@ import {
   type CostModel, type EstimatingPolicy, type ExitRule, type Observation, type ResolvedCosts,
 } from './types.js';
 import { checkC, checkObservation, checkStep } from './checks.js';
+import { armMeans, ucbArm } from './ucb.js';
 
 /** Discount factor γ of `splitee-discounted` when none is given (docs/POLICIES.md: the experiment behind it). */
 export const DEFAULT_GAMMA = 0.995;
@@ -64,19 +65,11 @@ export class DiscountedUcbPolicy implements EstimatingPolicy {
 
   chooseArm(t: number): number {
     checkStep(t);
-    const L = this.L, n = this.n, sum = this.sum;
-    for (let k = 1; k <= L; k++) if (n[k] === 0) return k;
     // Discount to t without mutating (a decision learns nothing): the common factor cancels in the means.
     const f = this.at >= 0 && t > this.at ? this.gamma ** (t - this.at) : 1;
     let total = 0;
-    for (let k = 1; k <= L; k++) total += n[k];
-    const lg = Math.log(total * f + 1);
-    let best = 1, bestIndex = -Infinity;
-    for (let k = 1; k <= L; k++) {
-      const index = sum[k] / n[k] + this.c * Math.sqrt(lg / (n[k] * f));
-      if (index > bestIndex) { bestIndex = index; best = k; }
-    }
-    return best;
+    for (let k = 1; k <= this.L; k++) total += this.n[k];
+    return ucbArm(this.sum, this.n, this.L, this.c, Math.log(total * f + 1), f);
   }
 
   observe(obs: Observation): void {
@@ -87,11 +80,7 @@ export class DiscountedUcbPolicy implements EstimatingPolicy {
     if (r !== undefined) { this.sum[obs.arm] += r; this.n[obs.arm] += 1; }
   }
 
-  means(): Float64Array {
-    const m = new Float64Array(this.L);
-    for (let k = 1; k <= this.L; k++) m[k - 1] = this.n[k] > 0 ? this.sum[k] / this.n[k] : NaN;
-    return m;
-  }
+  means(): Float64Array { return armMeans(this.sum, this.n, this.L); }
 
   /** Discounted play counts (as of the last observation). */
   counts(): Float64Array { return this.n.slice(1); }
@@ -140,15 +129,7 @@ export class SlidingWindowUcbPolicy implements EstimatingPolicy {
 
   chooseArm(t: number): number {
     checkStep(t);
-    const L = this.L, n = this.n, sum = this.sum;
-    for (let k = 1; k <= L; k++) if (n[k] === 0) return k;
-    const lg = Math.log(Math.min(t, this.window) + 1);
-    let best = 1, bestIndex = -Infinity;
-    for (let k = 1; k <= L; k++) {
-      const index = sum[k] / n[k] + this.c * Math.sqrt(lg / n[k]);
-      if (index > bestIndex) { bestIndex = index; best = k; }
-    }
-    return best;
+    return ucbArm(this.sum, this.n, this.L, this.c, Math.log(Math.min(t, this.window) + 1));
   }
 
   observe(obs: Observation): void {
@@ -173,11 +154,7 @@ export class SlidingWindowUcbPolicy implements EstimatingPolicy {
     this.head = (this.head + 1) % w;
   }
 
-  means(): Float64Array {
-    const m = new Float64Array(this.L);
-    for (let k = 1; k <= this.L; k++) m[k - 1] = this.n[k] > 0 ? this.sum[k] / this.n[k] : NaN;
-    return m;
-  }
+  means(): Float64Array { return armMeans(this.sum, this.n, this.L); }
 
   /** Plays of each arm inside the window. */
   counts(): Float64Array { return this.n.slice(1); }

@@ -7,6 +7,28 @@ import {
 } from './types.js';
 import { checkC, checkObservation, checkStep } from './checks.js';
 
+/**
+ * The UCB choice over arms 1..L (slot 0 unused): the first arm with no data, else the arm maximising
+ * sum_k/n_k + c·sqrt(lg/(n_k·scale)), ties to the lowest arm. `lg` is the policy's log term; `scale` turns stored
+ * counts into the counts the bonus uses (the discounted policy's pending discount; 1 otherwise).
+ */
+export function ucbArm(sum: Float64Array, n: Float64Array, L: number, c: number, lg: number, scale = 1): number {
+  for (let k = 1; k <= L; k++) if (n[k] === 0) return k;
+  let best = 1, bestIndex = -Infinity;
+  for (let k = 1; k <= L; k++) {
+    const index = sum[k] / n[k] + c * Math.sqrt(lg / (n[k] * scale));
+    if (index > bestIndex) { bestIndex = index; best = k; } // strict: ties go to the lowest arm
+  }
+  return best;
+}
+
+/** Mean reward per arm 1..L (NaN where there is no data). */
+export function armMeans(sum: Float64Array, n: Float64Array, L: number): Float64Array {
+  const m = new Float64Array(L);
+  for (let k = 1; k <= L; k++) m[k - 1] = n[k] > 0 ? sum[k] / n[k] : NaN;
+  return m;
+}
+
 export interface UcbOptions {
   /** Exploration weight c in mean + c·sqrt(ln(t+1)/n); default 1. */
   c?: number;
@@ -34,18 +56,9 @@ export class SplitEEPolicy implements EstimatingPolicy {
 
   chooseArm(t: number): number {
     checkStep(t);
-    const L = this.L, n = this.n, sum = this.sum;
     // Initial round: arms 1..L in order. Keyed on "no data yet" rather than t < L so that a sample the driver could
     // not learn from (degraded, never observed) is simply retried on the same arm.
-    for (let k = 1; k <= L; k++) if (n[k] === 0) return k;
-    const lg = Math.log(t + 1);
-    const c = this.c;
-    let best = 1, bestIndex = -Infinity;
-    for (let k = 1; k <= L; k++) {
-      const index = sum[k] / n[k] + c * Math.sqrt(lg / n[k]);
-      if (index > bestIndex) { bestIndex = index; best = k; } // strict: ties go to the lowest arm
-    }
-    return best;
+    return ucbArm(this.sum, this.n, this.L, this.c, Math.log(t + 1));
   }
 
   observe(obs: Observation): void {
@@ -55,11 +68,7 @@ export class SplitEEPolicy implements EstimatingPolicy {
     if (r !== undefined) { this.sum[obs.arm] += r; this.n[obs.arm] += 1; }
   }
 
-  means(): Float64Array {
-    const m = new Float64Array(this.L);
-    for (let k = 1; k <= this.L; k++) m[k - 1] = this.n[k] > 0 ? this.sum[k] / this.n[k] : NaN;
-    return m;
-  }
+  means(): Float64Array { return armMeans(this.sum, this.n, this.L); }
 
   counts(): Float64Array { return this.n.slice(1); }
 }
