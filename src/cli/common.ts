@@ -5,13 +5,18 @@ import { LIMIT_HELP, UsageError, type OptionSpec, type Parsed } from './args.js'
 
 export const PRECISION_HELP = 'f32 | int8 (WASM: int8 weights, int16 activations, int32 sums)';
 
+/** Where and how a command's model computes: every command that loads a model for the device takes these. */
+export const ENGINE_OPTIONS: Record<string, OptionSpec> = {
+  backend: { type: 'string', default: 'wasm', help: 'wasm | webgpu | auto' },
+  precision: { type: 'string', default: 'f32', help: PRECISION_HELP },
+};
+
 export const MODEL_OPTIONS: Record<string, OptionSpec> = {
   model: { type: 'string', help: 'zoo model name (fmnist-cnn, sst2-transformer) or path to a .spx file' },
   dataset: { type: 'string', help: 'stream: fmnist:test, fmnist:test:noise, fmnist:test:blur, sst2:dev, kotzias:imdb, kotzias:yelp, kotzias:amazon' },
   'data-dir': { type: 'string', help: 'where the datasets are (else $SPLITEE_DATA, ../shared/datasets, /usr/share/datasets)' },
   limit: { type: 'string', help: LIMIT_HELP },
-  backend: { type: 'string', default: 'wasm', help: 'wasm | webgpu | auto' },
-  precision: { type: 'string', default: 'f32', help: PRECISION_HELP },
+  ...ENGINE_OPTIONS,
 };
 
 export function backendOption(p: Parsed): BackendChoice {

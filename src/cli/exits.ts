@@ -3,13 +3,12 @@
 // framework it came from.
 import { readFile } from 'node:fs/promises';
 import { helpText, parseArgs, UsageError, type Command, type OptionSpec } from './args.js';
-import { PRECISION_HELP, backendOption, openModel, precisionOption, requireString } from './common.js';
+import { ENGINE_OPTIONS, backendOption, openModel, precisionOption, requireString } from './common.js';
 
 const spec: Record<string, OptionSpec> = {
   model: { type: 'string', help: 'zoo model name or path to a .spx file (required)' },
   input: { type: 'string', help: 'JSON file (or - for standard input): an array of numbers in the model\'s input layout, or {"input": […]} (required)' },
-  backend: { type: 'string', default: 'wasm', help: 'wasm | webgpu | auto' },
-  precision: { type: 'string', default: 'f32', help: PRECISION_HELP },
+  ...ENGINE_OPTIONS,
   json: { type: 'boolean', help: 'print {"model","exits":[{"layer","probs","confidence","label"}]}' },
   help: { type: 'boolean', help: 'show this help' },
 };

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { decodeImage, type RawImage } from '../image/index.js';
 import { predict } from '../predict.js';
 import { helpText, numberOption, parseArgs, UsageError, type Command, type OptionSpec } from './args.js';
-import { PRECISION_HELP, backendOption, openModel, precisionOption, requireString } from './common.js';
+import { ENGINE_OPTIONS, backendOption, openModel, precisionOption, requireString } from './common.js';
 
 const spec: Record<string, OptionSpec> = {
   model: { type: 'string', help: 'zoo model name (fmnist-cnn, sst2-transformer) or path to a .spx file (required)' },
@@ -11,8 +11,7 @@ const spec: Record<string, OptionSpec> = {
   alpha: { type: 'string', default: '0.9', help: 'answer at the first exit whose confidence is ≥ α (1: always the last exit)' },
   exit: { type: 'string', help: 'answer at exactly this exit (1..L) instead' },
   invert: { type: 'boolean', help: 'image models: use the negative (a dark item on a light background; Fashion-MNIST is light on dark)' },
-  backend: { type: 'string', default: 'wasm', help: 'wasm | webgpu | auto' },
-  precision: { type: 'string', default: 'f32', help: PRECISION_HELP },
+  ...ENGINE_OPTIONS,
   json: { type: 'boolean', help: 'print {"model","input","exit","numExits","predictions":[{"label","score"}]}' },
   help: { type: 'boolean', help: 'show this help' },
 };
