@@ -2,7 +2,7 @@
 // here sits below the axes, outside the area the data is drawn in, so it can never hide a curve; the SVG grows to
 // fit it. Elements carry classes (plot-area, series, legend, legend-item, band) so a browser test can check the
 // geometry. Pure strings, no scripts.
-import { escapeXml, niceStep } from '../sim/svg.js';
+import { decimate, escapeXml, niceStep } from '../sim/svg.js';
 
 export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
@@ -150,25 +150,6 @@ function closeFrame(fr: Frame, f: PlotFrame, items: LegendItem[]): string {
   const H = fr.axesH + (lg.height ? lg.height + 8 : 0);
   return `<svg class="plot" id="${escapeXml(f.id)}" xmlns="http://www.w3.org/2000/svg" width="${fr.W}" height="${H}" viewBox="0 0 ${fr.W} ${H}" font-family="system-ui, sans-serif" font-size="12" role="img" aria-label="${escapeXml(f.title)}">` +
     `<rect x="0" y="0" width="${fr.W}" height="${H}" fill="#fff"/>${fr.parts.join('')}${lg.svg}</svg>`;
-}
-
-/** Indices to draw when a series has more points than pixels: per bucket its min and max, in order. */
-function decimate(y: ArrayLike<number>, n: number, maxPoints: number): number[] {
-  if (n <= maxPoints) return Array.from({ length: n }, (_, i) => i);
-  const buckets = Math.max(1, Math.floor(maxPoints / 2));
-  const out: number[] = [];
-  for (let b = 0; b < buckets; b++) {
-    const s = Math.floor((b * n) / buckets), e = Math.floor(((b + 1) * n) / buckets);
-    let lo = -1, hi = -1;
-    for (let i = s; i < e; i++) {
-      if (!Number.isFinite(y[i])) continue;
-      if (lo < 0 || y[i] < y[lo]) lo = i;
-      if (hi < 0 || y[i] > y[hi]) hi = i;
-    }
-    if (lo >= 0) out.push(Math.min(lo, hi), Math.max(lo, hi));
-  }
-  out.push(n - 1);
-  return [...new Set(out)].sort((a, b) => a - b);
 }
 
 export function linePlot(series: readonly LineSeries[], f: PlotFrame): string {

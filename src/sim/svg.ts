@@ -66,8 +66,11 @@ function niceRange(lo: number, hi: number, fixedLo?: number, fixedHi?: number): 
   };
 }
 
-/** Indices to draw: all of them, or per bucket the first, min and max (in index order) to keep spikes visible. */
-function decimate(y: ArrayLike<number>, n: number, maxPoints: number): number[] {
+/**
+ * Indices to draw: all of them, or per bucket its min and max (in index order) to keep spikes visible; non-finite
+ * points are kept so a line breaks there.
+ */
+export function decimate(y: ArrayLike<number>, n: number, maxPoints: number): number[] {
   if (n <= maxPoints) return Array.from({ length: n }, (_, i) => i);
   const buckets = Math.max(1, Math.floor(maxPoints / 2));
   const out: number[] = [];
