@@ -25,8 +25,18 @@ export function peak_buf_bytes(): i32 { return 512; }
 /** f32 flops per iteration of `peak_madd8`: 2 steps × 8 chains × 4 lanes × (mul + add). */
 export function peak_madd8_flops_per_iter(): i32 { return 2 * 8 * 4 * 2; }
 
-/** 8 independent f32x4 multiply-add chains; returns their sum so nothing is dead code. */
-export function peak_madd8(buf: usize, iters: i32): f32 {
+/** 8 independent f32x4 multiply-add chains (mul then add); returns their sum so nothing is dead code. */
+export function peak_madd8(buf: usize, iters: i32): f32 { return chains8(buf, iters, false); }
+
+// One step of a chain: acc + u·v, as a multiply then an add, or through simd.ts's madd (`fused`, a compile-time
+// constant at every call: the inlined probes contain only one of the two).
+// @ts-ignore: decorator
+@inline function step(acc: v128, u: v128, v: v128, fused: bool): v128 {
+  return fused ? madd(u, v, acc) : f32x4.add(acc, f32x4.mul(u, v));
+}
+
+// @ts-ignore: decorator
+@inline function chains8(buf: usize, iters: i32, fused: bool): f32 {
   const v0 = v128.load(buf, 0);
   const v1 = v128.load(buf, 16);
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
@@ -34,21 +44,21 @@ export function peak_madd8(buf: usize, iters: i32): f32 {
   for (let i = 0; i < iters; i++) {
     const p = buf + (<usize>(i & 7) << 4); // reads p .. p + 8·16 ≤ 7·16 + 128 < peak_buf_bytes()
     let u = v128.load(p, 0);
-    a0 = f32x4.add(a0, f32x4.mul(u, v0)); a1 = f32x4.add(a1, f32x4.mul(u, v1));
+    a0 = step(a0, u, v0, fused); a1 = step(a1, u, v1, fused);
     u = v128.load(p, 16);
-    a2 = f32x4.add(a2, f32x4.mul(u, v0)); a3 = f32x4.add(a3, f32x4.mul(u, v1));
+    a2 = step(a2, u, v0, fused); a3 = step(a3, u, v1, fused);
     u = v128.load(p, 32);
-    a4 = f32x4.add(a4, f32x4.mul(u, v0)); a5 = f32x4.add(a5, f32x4.mul(u, v1));
+    a4 = step(a4, u, v0, fused); a5 = step(a5, u, v1, fused);
     u = v128.load(p, 48);
-    a6 = f32x4.add(a6, f32x4.mul(u, v0)); a7 = f32x4.add(a7, f32x4.mul(u, v1));
+    a6 = step(a6, u, v0, fused); a7 = step(a7, u, v1, fused);
     u = v128.load(p, 64);
-    a0 = f32x4.add(a0, f32x4.mul(u, v0)); a1 = f32x4.add(a1, f32x4.mul(u, v1));
+    a0 = step(a0, u, v0, fused); a1 = step(a1, u, v1, fused);
     u = v128.load(p, 80);
-    a2 = f32x4.add(a2, f32x4.mul(u, v0)); a3 = f32x4.add(a3, f32x4.mul(u, v1));
+    a2 = step(a2, u, v0, fused); a3 = step(a3, u, v1, fused);
     u = v128.load(p, 96);
-    a4 = f32x4.add(a4, f32x4.mul(u, v0)); a5 = f32x4.add(a5, f32x4.mul(u, v1));
+    a4 = step(a4, u, v0, fused); a5 = step(a5, u, v1, fused);
     u = v128.load(p, 112);
-    a6 = f32x4.add(a6, f32x4.mul(u, v0)); a7 = f32x4.add(a7, f32x4.mul(u, v1));
+    a6 = step(a6, u, v0, fused); a7 = step(a7, u, v1, fused);
   }
   return hsum(f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7))));
 }
@@ -95,7 +105,10 @@ export function peak_madd10(buf: usize, iters: i32): f32 {
 export function peak_madd12_flops_per_iter(): i32 { return 2 * 12 * 4 * 2; }
 
 /** 12 independent f32x4 multiply-add chains (enough for longer add latencies; 15 xmm registers live). */
-export function peak_madd12(buf: usize, iters: i32): f32 {
+export function peak_madd12(buf: usize, iters: i32): f32 { return chains12(buf, iters, false); }
+
+// @ts-ignore: decorator
+@inline function chains12(buf: usize, iters: i32, fused: bool): f32 {
   const v0 = v128.load(buf, 0);
   const v1 = v128.load(buf, 16);
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
@@ -105,29 +118,29 @@ export function peak_madd12(buf: usize, iters: i32): f32 {
     const p = buf + (<usize>(i & 7) << 4); // reads p .. p + 12·16 ≤ 7·16 + 192 < peak_buf_bytes()
     let u: v128;
     u = v128.load(p, 0);
-    a0 = f32x4.add(a0, f32x4.mul(u, v0)); a1 = f32x4.add(a1, f32x4.mul(u, v1));
+    a0 = step(a0, u, v0, fused); a1 = step(a1, u, v1, fused);
     u = v128.load(p, 16);
-    a2 = f32x4.add(a2, f32x4.mul(u, v0)); a3 = f32x4.add(a3, f32x4.mul(u, v1));
+    a2 = step(a2, u, v0, fused); a3 = step(a3, u, v1, fused);
     u = v128.load(p, 32);
-    a4 = f32x4.add(a4, f32x4.mul(u, v0)); a5 = f32x4.add(a5, f32x4.mul(u, v1));
+    a4 = step(a4, u, v0, fused); a5 = step(a5, u, v1, fused);
     u = v128.load(p, 48);
-    a6 = f32x4.add(a6, f32x4.mul(u, v0)); a7 = f32x4.add(a7, f32x4.mul(u, v1));
+    a6 = step(a6, u, v0, fused); a7 = step(a7, u, v1, fused);
     u = v128.load(p, 64);
-    a8 = f32x4.add(a8, f32x4.mul(u, v0)); a9 = f32x4.add(a9, f32x4.mul(u, v1));
+    a8 = step(a8, u, v0, fused); a9 = step(a9, u, v1, fused);
     u = v128.load(p, 80);
-    a10 = f32x4.add(a10, f32x4.mul(u, v0)); a11 = f32x4.add(a11, f32x4.mul(u, v1));
+    a10 = step(a10, u, v0, fused); a11 = step(a11, u, v1, fused);
     u = v128.load(p, 96);
-    a0 = f32x4.add(a0, f32x4.mul(u, v0)); a1 = f32x4.add(a1, f32x4.mul(u, v1));
+    a0 = step(a0, u, v0, fused); a1 = step(a1, u, v1, fused);
     u = v128.load(p, 112);
-    a2 = f32x4.add(a2, f32x4.mul(u, v0)); a3 = f32x4.add(a3, f32x4.mul(u, v1));
+    a2 = step(a2, u, v0, fused); a3 = step(a3, u, v1, fused);
     u = v128.load(p, 128);
-    a4 = f32x4.add(a4, f32x4.mul(u, v0)); a5 = f32x4.add(a5, f32x4.mul(u, v1));
+    a4 = step(a4, u, v0, fused); a5 = step(a5, u, v1, fused);
     u = v128.load(p, 144);
-    a6 = f32x4.add(a6, f32x4.mul(u, v0)); a7 = f32x4.add(a7, f32x4.mul(u, v1));
+    a6 = step(a6, u, v0, fused); a7 = step(a7, u, v1, fused);
     u = v128.load(p, 160);
-    a8 = f32x4.add(a8, f32x4.mul(u, v0)); a9 = f32x4.add(a9, f32x4.mul(u, v1));
+    a8 = step(a8, u, v0, fused); a9 = step(a9, u, v1, fused);
     u = v128.load(p, 176);
-    a10 = f32x4.add(a10, f32x4.mul(u, v0)); a11 = f32x4.add(a11, f32x4.mul(u, v1));
+    a10 = step(a10, u, v0, fused); a11 = step(a11, u, v1, fused);
   }
   const s0 = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(a4, a5));
   const s1 = f32x4.add(f32x4.add(f32x4.add(a6, a7), f32x4.add(a8, a9)), f32x4.add(a10, a11));
@@ -161,72 +174,10 @@ export { relaxed_simd_build } from './simd';
 /** f32 flops per iteration of `peak_fma8`: 2 steps × 8 chains × 4 lanes × 2. */
 export function peak_fma8_flops_per_iter(): i32 { return 2 * 8 * 4 * 2; }
 
-export function peak_fma8(buf: usize, iters: i32): f32 {
-  const v0 = v128.load(buf, 0);
-  const v1 = v128.load(buf, 16);
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
-  for (let i = 0; i < iters; i++) {
-    const p = buf + (<usize>(i & 7) << 4); // reads p .. p + 8·16 ≤ 7·16 + 128 < peak_buf_bytes()
-    let u = v128.load(p, 0);
-    a0 = madd(u, v0, a0); a1 = madd(u, v1, a1);
-    u = v128.load(p, 16);
-    a2 = madd(u, v0, a2); a3 = madd(u, v1, a3);
-    u = v128.load(p, 32);
-    a4 = madd(u, v0, a4); a5 = madd(u, v1, a5);
-    u = v128.load(p, 48);
-    a6 = madd(u, v0, a6); a7 = madd(u, v1, a7);
-    u = v128.load(p, 64);
-    a0 = madd(u, v0, a0); a1 = madd(u, v1, a1);
-    u = v128.load(p, 80);
-    a2 = madd(u, v0, a2); a3 = madd(u, v1, a3);
-    u = v128.load(p, 96);
-    a4 = madd(u, v0, a4); a5 = madd(u, v1, a5);
-    u = v128.load(p, 112);
-    a6 = madd(u, v0, a6); a7 = madd(u, v1, a7);
-  }
-  return hsum(f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7))));
-}
+export function peak_fma8(buf: usize, iters: i32): f32 { return chains8(buf, iters, true); }
 
 /** f32 flops per iteration of `peak_fma12`: 2 steps × 12 chains × 4 lanes × 2. */
 export function peak_fma12_flops_per_iter(): i32 { return 2 * 12 * 4 * 2; }
 
 /** 12 chains: with a fused madd there is no product temporary, so 12 accumulators + 2 factors + 1 load fit in 15 xmm. */
-export function peak_fma12(buf: usize, iters: i32): f32 {
-  const v0 = v128.load(buf, 0);
-  const v1 = v128.load(buf, 16);
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
-  let a8 = f32x4.splat(0), a9 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
-  for (let i = 0; i < iters; i++) {
-    const p = buf + (<usize>(i & 7) << 4); // reads p .. p + 12·16 ≤ 7·16 + 192 < peak_buf_bytes()
-    let u: v128;
-    u = v128.load(p, 0);
-    a0 = madd(u, v0, a0); a1 = madd(u, v1, a1);
-    u = v128.load(p, 16);
-    a2 = madd(u, v0, a2); a3 = madd(u, v1, a3);
-    u = v128.load(p, 32);
-    a4 = madd(u, v0, a4); a5 = madd(u, v1, a5);
-    u = v128.load(p, 48);
-    a6 = madd(u, v0, a6); a7 = madd(u, v1, a7);
-    u = v128.load(p, 64);
-    a8 = madd(u, v0, a8); a9 = madd(u, v1, a9);
-    u = v128.load(p, 80);
-    a10 = madd(u, v0, a10); a11 = madd(u, v1, a11);
-    u = v128.load(p, 96);
-    a0 = madd(u, v0, a0); a1 = madd(u, v1, a1);
-    u = v128.load(p, 112);
-    a2 = madd(u, v0, a2); a3 = madd(u, v1, a3);
-    u = v128.load(p, 128);
-    a4 = madd(u, v0, a4); a5 = madd(u, v1, a5);
-    u = v128.load(p, 144);
-    a6 = madd(u, v0, a6); a7 = madd(u, v1, a7);
-    u = v128.load(p, 160);
-    a8 = madd(u, v0, a8); a9 = madd(u, v1, a9);
-    u = v128.load(p, 176);
-    a10 = madd(u, v0, a10); a11 = madd(u, v1, a11);
-  }
-  const s0 = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(a4, a5));
-  const s1 = f32x4.add(f32x4.add(f32x4.add(a6, a7), f32x4.add(a8, a9)), f32x4.add(a10, a11));
-  return hsum(f32x4.add(s0, s1));
-}
+export function peak_fma12(buf: usize, iters: i32): f32 { return chains12(buf, iters, true); }
