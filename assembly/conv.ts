@@ -106,6 +106,19 @@ export function conv2d(x: usize, packed: usize, b: usize, out: usize, C: i32, H:
   }
 }
 
+// Output columns ow whose input column iw = ow·stride − pad + kw lies inside [0, W): [firstInside, endInside).
+// @ts-ignore: decorator
+@inline export function firstInside(pad: i32, kw: i32, stride: i32): i32 {
+  const lo = pad - kw;
+  return lo > 0 ? (lo + stride - 1) / stride : 0;
+}
+
+// @ts-ignore: decorator
+@inline export function endInside(W: i32, pad: i32, kw: i32, stride: i32): i32 {
+  const hi = W + pad - kw;
+  return hi > 0 ? (hi + stride - 1) / stride : 0;
+}
+
 /**
  * col[r, q − q0] for output pixels q ∈ [q0, q0 + nq), r = (c·KH + kh)·KW + kw, row stride ldb floats; columns
  * [nq, ldb) are zeroed so the GEMM may read whole 8-wide blocks.
@@ -128,11 +141,7 @@ function im2col(x: usize, col: usize, ldb: i32, Cg: i32, H: i32, W: i32, KH: i32
             zeroF32(dst, run);
           } else {
             const xrow = xc + (<usize>(ih * W) << 2);
-            // Output columns whose input column iw = ow·stride − pad + kw lies inside [0, W).
-            let lo = pad - kw;
-            lo = lo > 0 ? (lo + stride - 1) / stride : 0;
-            let hi = W + pad - kw;
-            hi = hi > 0 ? (hi + stride - 1) / stride : 0;
+            const lo = firstInside(pad, kw, stride), hi = endInside(W, pad, kw, stride);
             const a = max(ow, min(lo, ow + run)), e = max(a, min(hi, ow + run));
             zeroF32(dst, a - ow);
             const d = dst + (<usize>(a - ow) << 2);

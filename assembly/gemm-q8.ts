@@ -20,6 +20,7 @@
 // over the whole output, with the module's one `gelu`, as the f32 kernels do).
 import { gelu } from './elementwise';
 import { clampAct, loadN, storeRow8 } from './gemm';
+import { endInside, firstInside } from './conv';
 
 // @ts-ignore: decorator
 @inline const NR: i32 = 8;
@@ -327,11 +328,7 @@ function im2colPairs(xq: usize, col: usize, ldb: usize, C: i32, H: i32, W: i32, 
       for (let kw = 0; kw < KW; kw++) {
         const r = (c * KH + kh) * KW + kw;
         let dst = col + <usize>(r >> 1) * ldb + <usize>((r & 1) << 1);
-        // output columns whose input column ow·stride − pad + kw lies inside [0, W)
-        let lo = pad - kw;
-        lo = lo > 0 ? (lo + stride - 1) / stride : 0;
-        let hi = W + pad - kw;
-        hi = hi > 0 ? (hi + stride - 1) / stride : 0;
+        const lo = firstInside(pad, kw, stride), hi = endInside(W, pad, kw, stride);
         let q = q0;
         let oh = q0 / OW, ow = q0 - oh * OW;
         while (q < q1) {
