@@ -10,7 +10,7 @@ import { createPolicy } from '../policy/registry.js';
 import { resolveCosts, type CostModel, type ResolvedCosts } from '../policy/types.js';
 import { buildMatrix, type MultiExitModel } from '../sim/confidence.js';
 import type { ConfidenceMatrix } from '../sim/matrix.js';
-import { summarize } from '../sim/metrics.js';
+import { cumulative, runningMean, summarize } from '../sim/metrics.js';
 import { runPolicy } from '../sim/simulator.js';
 import { svgLinePlot, type PlotSeries } from '../sim/svg.js';
 import type { Dtype } from '../transport/codec.js';
@@ -245,13 +245,6 @@ export class DemoSeries {
   }
 }
 
-const cumulative = (a: ArrayLike<number>) => {
-  const out = new Float64Array(a.length);
-  let s = 0;
-  for (let i = 0; i < a.length; i++) { s += a[i]; out[i] = s; }
-  return out;
-};
-const runningMean = (a: ArrayLike<number>) => cumulative(a).map((v, i) => v / (i + 1));
 
 /** The numbers the page shows at the end and the end-to-end test compares with a Node run. */
 export interface DemoNumbers {

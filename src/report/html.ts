@@ -1,6 +1,7 @@
 // The demo's self-contained HTML report: one file, inline SVG plots and PNG thumbnails as data: URLs, no scripts, no
 // external assets. Written for a reader who did not run the demo: what the numbers mean (the cost model and the
 // settings), how the run compares with the baselines, how the policy's choice evolved, and what it got wrong.
+import { cumulative, runningMean } from '../sim/metrics.js';
 import { escapeXml, niceStep } from '../sim/svg.js';
 import {
   byteTicks, describeLambda, describeOffloadCost, formatBytes, formatMs, formatNumber, formatPercent, formatPoints,
@@ -110,13 +111,6 @@ ${rows.join('\n')}
 
 const esc = (v: unknown) => escapeXml(String(v));
 
-const cumulative = (a: ArrayLike<number>) => {
-  const out = new Float64Array(a.length);
-  let s = 0;
-  for (let i = 0; i < a.length; i++) { s += a[i]; out[i] = s; }
-  return out;
-};
-const runningMean = (a: ArrayLike<number>) => cumulative(a).map((v, i) => v / (i + 1));
 
 /** Centered moving average over `w` samples (shorter at the ends). */
 function movingMean(a: ArrayLike<number>, w: number): Float64Array {

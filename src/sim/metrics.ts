@@ -94,3 +94,16 @@ export function aggregate(runs: readonly SimSummary[]): SummaryStats {
   });
   return { mean: build(meanOf), std: build(stdOf), repeats: R };
 }
+
+/** Running sums of a per-sample series (the plots' cumulative cost and bytes). */
+export function cumulative(a: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(a.length);
+  let s = 0;
+  for (let i = 0; i < a.length; i++) { s += a[i]; out[i] = s; }
+  return out;
+}
+
+/** The mean of the first i + 1 values at every i (accuracy and cost so far). */
+export function runningMean(a: ArrayLike<number>): Float64Array {
+  return cumulative(a).map((v, i) => v / (i + 1));
+}
