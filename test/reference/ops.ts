@@ -2,31 +2,8 @@
 // Deliberately plain loops straight from the definitions (docs/FORMAT.md, docs/KERNELS.md): no tricks, no SIMD-shaped
 // orderings. Inputs are any number arrays (usually the Float32Arrays the kernels saw), outputs Float64Array.
 
-/** erfc in float64, relative error ~1e−13 on [−3, 20] (checked against a 40-digit erfc). */
-export function refErfc(z: number): number {
-  if (Number.isNaN(z)) return NaN;
-  if (z < 0) return 2 - refErfc(-z);
-  if (z < 2) {
-    // Maclaurin series of erf: 2/√π Σ (−1)ⁿ z^(2n+1) / (n!(2n+1)); erfc(2) ≈ 5e−3, so 1 − erf keeps ~13 digits.
-    let sum = 0, term = z;
-    for (let n = 0; n < 200; n++) {
-      const t = term / (2 * n + 1);
-      sum += t;
-      if (Math.abs(t) <= 1e-17 * Math.abs(sum)) break;
-      term *= (-z * z) / (n + 1);
-    }
-    return 1 - (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  // Continued fraction (Abramowitz & Stegun 7.1.14): erfc z = e^(−z²)/√π · 1/(z + ½/(z + 1/(z + 3⁄2/(z + …)))),
-  // evaluated from the tail; 120 terms converge to machine precision for z ≥ 2.
-  let k = 0;
-  for (let n = 120; n >= 1; n--) k = n / 2 / (z + k);
-  return Math.exp(-z * z) / Math.sqrt(Math.PI) / (z + k);
-}
-
-export function refErf(z: number): number {
-  return 1 - refErfc(z);
-}
+// GELU through the one float64 erfc of the references (~1e−15 relative, no cancellation).
+import { refGelu as refGeluScalar } from './gemm-conv-pool.js';
 
 export function refRelu(x: ArrayLike<number>): Float64Array {
   const out = new Float64Array(x.length);
@@ -42,9 +19,7 @@ export function refRelu6(x: ArrayLike<number>): Float64Array {
 
 /** GELU, erf form: 0.5·x·(1 + erf(x/√2)) = 0.5·x·erfc(−x/√2) (the erfc form keeps precision for negative x). */
 export function refGelu(x: ArrayLike<number>): Float64Array {
-  const out = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = 0.5 * x[i] * refErfc(-x[i] / Math.SQRT2);
-  return out;
+  return Float64Array.from(x, refGeluScalar);
 }
 
 export function refAdd(a: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
