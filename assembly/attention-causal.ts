@@ -34,7 +34,7 @@ export function attention_causal_scratch_bytes(T: i32, D: i32): i32 {
 
 export function attention_causal(
   x: usize, T: i32, D: i32, heads: i32, wqkv: usize, bqkv: usize, wo: usize, bo: usize,
-  window: i32, out: usize, scratch: usize,
+  window: i32, out: usize, scratch: usize, res: usize,
 ): void {
   const dh = D / heads;
   const t = <usize>T, d = <usize>D;
@@ -44,7 +44,7 @@ export function attention_causal(
   const row = d * 12; // bytes of one qkv row
   const scale = <f32>(1.0 / Math.sqrt(<f64>dh));
 
-  linear(x, wqkv, bqkv, qkv, T, D, 3 * D, 0);
+  linear(x, wqkv, bqkv, qkv, T, D, 3 * D, 0, 0);
 
   for (let h = 0; h < heads; h++) {
     const hf = <usize>(h * dh) << 2;
@@ -84,5 +84,5 @@ export function attention_causal(
     }
   }
 
-  linear(ctx, wo, bo, out, T, D, D, 0);
+  linear(ctx, wo, bo, out, T, D, D, 0, res);
 }

@@ -99,10 +99,10 @@ export function attention_scratch_bytes(T: i32, D: i32, heads: i32): i32 {
 
 export function attention(
   x: usize, T: i32, D: i32, heads: i32, wqkv: usize, bqkv: usize, wo: usize, bo: usize,
-  mask: usize, window: i32, out: usize, scratch: usize,
+  mask: usize, window: i32, out: usize, scratch: usize, res: usize,
 ): void {
-  linear(x, wqkv, bqkv, scratch, T, D, 3 * D, 0);
-  linear(attend(T, D, heads, mask, window, scratch), wo, bo, out, T, D, D, 0);
+  linear(x, wqkv, bqkv, scratch, T, D, 3 * D, 0, 0);
+  linear(attend(T, D, heads, mask, window, scratch), wo, bo, out, T, D, D, 0, res);
 }
 
 /** Scratch of attention_q8: attention's, then linear_q8's for the T rows of the projections' inputs. */
@@ -113,11 +113,11 @@ export function attention_q8_scratch_bytes(T: i32, D: i32, heads: i32): i32 {
 /** attention with int8 projections (linear_q8's packing and per-channel scales): the same softmax and context. */
 export function attention_q8(
   x: usize, T: i32, D: i32, heads: i32, wqkv: usize, sqkv: usize, bqkv: usize, wo: usize, so: usize, bo: usize,
-  mask: usize, window: i32, out: usize, scratch: usize,
+  mask: usize, window: i32, out: usize, scratch: usize, res: usize,
 ): void {
   const q8 = scratch + <usize>attention_scratch_bytes(T, D, heads);
-  linear_q8(x, wqkv, sqkv, bqkv, scratch, T, D, 3 * D, 0, q8);
-  linear_q8(attend(T, D, heads, mask, window, scratch), wo, so, bo, out, T, D, D, 0, q8);
+  linear_q8(x, wqkv, sqkv, bqkv, scratch, T, D, 3 * D, 0, q8, 0);
+  linear_q8(attend(T, D, heads, mask, window, scratch), wo, so, bo, out, T, D, D, 0, q8, res);
 }
 
 /**

@@ -1,5 +1,6 @@
-// conv2d (see docs/KERNELS.md): x[C,H,W] → out[OC,OH,OW], zero padding, groups (incl. depthwise), fused bias + act
-// (relu / relu6 in registers; GELU as one pass of the elementwise kernel over the block just written).
+// conv2d (see docs/KERNELS.md): x[C,H,W] → out[OC,OH,OW], zero padding, groups (incl. depthwise), fused bias, act
+// and residual (relu / relu6 and the residual in registers; GELU as one pass of the elementwise kernel over the block
+// just written, the residual after it).
 //
 // Paths:
 //  - C/groups > 1: per group a GEMM out[OCg, OH·OW] = Wg[OCg, Cg·KH·KW] · col[Cg·KH·KW, OH·OW] on the 4×8 SIMD
@@ -7,7 +8,7 @@
 //    already is col); every other shape builds col (im2col) chunk by chunk in scratch, so a chunk is consumed from
 //    L2 right after it is written.
 //  - C/groups == 1 (depthwise, any channel multiplier): depthwise.ts.
-import { pack_rows4, pack_rows4_bytes, gemm_packed_a } from './gemm';
+import { pack_rows4, pack_rows4_bytes, gemm_packed_a, add_rows } from './gemm';
 import { copyF32, zeroF32 } from './rows';
 import { depthwise, depthwise_scratch_bytes } from './depthwise';
 
@@ -66,12 +67,13 @@ export function conv2d_scratch_bytes(C: i32, H: i32, W: i32, OC: i32, KH: i32, K
 }
 
 export function conv2d(x: usize, packed: usize, b: usize, out: usize, C: i32, H: i32, W: i32, OC: i32, KH: i32,
-  KW: i32, stride: i32, pad: i32, groups: i32, act: i32, scratch: usize): void {
+  KW: i32, stride: i32, pad: i32, groups: i32, act: i32, scratch: usize, res: usize): void {
   const OH = outSize(H, KH, stride, pad), OW = outSize(W, KW, stride, pad);
   if (OH <= 0 || OW <= 0) return;
   const Cg = C / groups, OCg = OC / groups;
   if (Cg == 1) {
     depthwise(x, packed, b, out, H, W, OC, OCg, KH, KW, stride, pad, act, scratch, OH, OW);
+    if (res != 0) add_rows(out, res, OC * OH * OW);
     return;
   }
   const Kg = Cg * KH * KW;
@@ -84,15 +86,16 @@ export function conv2d(x: usize, packed: usize, b: usize, out: usize, C: i32, H:
     const xg = x + (<usize>(g * Cg) * <usize>(H * W) << 2);
     const og = out + (<usize>(g * OCg) * <usize>HWo << 2);
     const bg = b != 0 ? b + (<usize>(g * OCg) << 2) : 0;
+    const rg = res != 0 ? res + (og - out) : 0;
     if (direct) {
-      gemm_packed_a(ap, xg, H * W, og, HWo, OCg, Kg, HWo, bg, act, scratch);
+      gemm_packed_a(ap, xg, H * W, og, HWo, OCg, Kg, HWo, bg, act, scratch, rg);
       continue;
     }
     for (let q0 = 0; q0 < HWo; q0 += chunk) {
       const nq = min(chunk, HWo - q0);
       const ldb = (nq + 7) & ~7;
       im2col(xg, scratch, ldb, Cg, H, W, KH, KW, stride, pad, OW, q0, nq);
-      gemm_packed_a(ap, scratch, ldb, og + (<usize>q0 << 2), HWo, OCg, Kg, nq, bg, act, 0);
+      gemm_packed_a(ap, scratch, ldb, og + (<usize>q0 << 2), HWo, OCg, Kg, nq, bg, act, 0, rg != 0 ? rg + (<usize>q0 << 2) : 0);
     }
   }
 }

@@ -19,7 +19,7 @@
 // The epilogue converts to f32 and applies x-scale · w-scale, the bias and relu/relu6 in registers (GELU afterwards
 // over the whole output, with the module's one `gelu`, as the f32 kernels do).
 import { gelu } from './elementwise';
-import { clampAct, loadN, storeRow8 } from './gemm';
+import { add_rows, clampAct, loadN, resRow, storeRowRes } from './gemm';
 import { endInside, firstInside } from './conv';
 
 // @ts-ignore: decorator
@@ -115,7 +115,7 @@ export function linear_q8_scratch_bytes(M: i32, K: i32): i32 {
 
 // 4 rows × 8 columns over all k pairs. Rows i ≥ nrows are not stored (their pointers repeat row 0).
 function kernelQ4x8(a0: usize, a1: usize, a2: usize, a3: usize, w: usize, pairs: i32, c: usize, ldc: usize,
-  nrows: i32, ncols: i32, rowScale: usize, colScale: usize, colBias: usize, act: i32): void {
+  nrows: i32, ncols: i32, rowScale: usize, colScale: usize, colBias: usize, act: i32, r: usize): void {
   let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
   let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
   for (let kp = 0; kp < pairs; kp++) {
@@ -139,29 +139,30 @@ function kernelQ4x8(a0: usize, a1: usize, a2: usize, a3: usize, w: usize, pairs:
     b0 = loadN(colBias, ncols);
     if (ncols > 4) b1 = loadN(colBias + 16, ncols - 4);
   }
-  finishRowQ(c, c00, c01, sw0, sw1, b0, b1, load<f32>(rowScale), ncols, act);
-  if (nrows > 1) finishRowQ(c + ldc, c10, c11, sw0, sw1, b0, b1, load<f32>(rowScale, 4), ncols, act);
-  if (nrows > 2) finishRowQ(c + 2 * ldc, c20, c21, sw0, sw1, b0, b1, load<f32>(rowScale, 8), ncols, act);
-  if (nrows > 3) finishRowQ(c + 3 * ldc, c30, c31, sw0, sw1, b0, b1, load<f32>(rowScale, 12), ncols, act);
+  finishRowQ(c, c00, c01, sw0, sw1, b0, b1, load<f32>(rowScale), ncols, act, r);
+  if (nrows > 1) finishRowQ(c + ldc, c10, c11, sw0, sw1, b0, b1, load<f32>(rowScale, 4), ncols, act, resRow(r, 1, ldc));
+  if (nrows > 2) finishRowQ(c + 2 * ldc, c20, c21, sw0, sw1, b0, b1, load<f32>(rowScale, 8), ncols, act, resRow(r, 2, ldc));
+  if (nrows > 3) finishRowQ(c + 3 * ldc, c30, c31, sw0, sw1, b0, b1, load<f32>(rowScale, 12), ncols, act, resRow(r, 3, ldc));
 }
 
 // @ts-ignore: decorator
 @inline function finishRowQ(c: usize, a0: v128, a1: v128, sw0: v128, sw1: v128, b0: v128, b1: v128, sx: f32,
-  ncols: i32, act: i32): void {
+  ncols: i32, act: i32, r: usize): void {
   const s = f32x4.splat(sx);
   const v0 = clampAct(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a0), f32x4.mul(sw0, s)), b0), act);
   const v1 = clampAct(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a1), f32x4.mul(sw1, s)), b1), act);
-  storeRow8(c, v0, v1, ncols);
+  storeRowRes(c, v0, v1, ncols, r);
 }
 
 /**
- * out[M,N] = act(x[M,K] · wᵀ · diag(wscale) + b), w int8 packed by linear_q8_pack, wscale N f32 (padded with zeros
- * to a multiple of 8), `b` = 0 means no bias. Each row of x is quantized to int16 with its own scale (scratch:
- * linear_q8_scratch_bytes(M, K)). out must not overlap x.
+ * out[M,N] = act(x[M,K] · wᵀ · diag(wscale) + b) + res, w int8 packed by linear_q8_pack, wscale N f32 (padded with
+ * zeros to a multiple of 8), `b` = 0 means no bias, `res` = 0 no residual. Each row of x is quantized to int16 with
+ * its own scale (scratch: linear_q8_scratch_bytes(M, K)). out must not overlap x or res.
  */
 export function linear_q8(x: usize, packed: usize, wscale: usize, b: usize, out: usize, M: i32, K: i32, N: i32,
-  act: i32, scratch: usize): void {
+  act: i32, scratch: usize, res: usize): void {
   if (M <= 0 || N <= 0) return;
+  const rt: usize = act == 3 ? 0 : res; // with GELU the residual follows the GELU pass
   const Kp = evenUp(K);
   const rowBytes = <usize>Kp << 1;
   const xq = scratch;
@@ -191,11 +192,15 @@ export function linear_q8(x: usize, packed: usize, wscale: usize, b: usize, out:
       const a1 = nrows > 1 ? a0 + rowBytes : a0;
       const a2 = nrows > 2 ? a0 + 2 * rowBytes : a0;
       const a3 = nrows > 3 ? a0 + 3 * rowBytes : a0;
-      kernelQ4x8(a0, a1, a2, a3, wp, pairs, out + <usize>i * ldc + (<usize>j << 2), ldc, nrows, ncols,
-        sx + (<usize>i << 2), cs, cb, act);
+      const tile = <usize>i * ldc + (<usize>j << 2);
+      kernelQ4x8(a0, a1, a2, a3, wp, pairs, out + tile, ldc, nrows, ncols, sx + (<usize>i << 2), cs, cb, act,
+        rt != 0 ? rt + tile : 0);
     }
   }
-  if (act == 3) gelu(out, out, M * N);
+  if (act == 3) {
+    gelu(out, out, M * N);
+    if (res != 0) add_rows(out, res, M * N);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -255,7 +260,7 @@ export function conv2d_q8_scratch_bytes(C: i32, H: i32, W: i32, OC: i32, KH: i32
 // 4 output channels × 8 positions over all k pairs: per pair two loads of pair rows, one broadcast per channel.
 // Rows r ≥ nrows are not stored; positions ≥ ncols are computed from readable memory and dropped.
 function kernelConvQ(w: usize, B: usize, ldb: usize, pairs: i32, c: usize, ldc: usize, nrows: i32, ncols: i32,
-  rowScale: usize, rowBias: usize, sx: f32, act: i32): void {
+  rowScale: usize, rowBias: usize, sx: f32, act: i32, r: usize): void {
   let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
   let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
   for (let kp = 0; kp < pairs; kp++) {
@@ -271,18 +276,18 @@ function kernelConvQ(w: usize, B: usize, ldb: usize, pairs: i32, c: usize, ldc: 
     w += 16;
     B += ldb;
   }
-  finishConvRow(c, c00, c01, sx * load<f32>(rowScale), rowBias != 0 ? load<f32>(rowBias) : 0, ncols, act);
-  if (nrows > 1) finishConvRow(c + ldc, c10, c11, sx * load<f32>(rowScale, 4), rowBias != 0 ? load<f32>(rowBias, 4) : 0, ncols, act);
-  if (nrows > 2) finishConvRow(c + 2 * ldc, c20, c21, sx * load<f32>(rowScale, 8), rowBias != 0 ? load<f32>(rowBias, 8) : 0, ncols, act);
-  if (nrows > 3) finishConvRow(c + 3 * ldc, c30, c31, sx * load<f32>(rowScale, 12), rowBias != 0 ? load<f32>(rowBias, 12) : 0, ncols, act);
+  finishConvRow(c, c00, c01, sx * load<f32>(rowScale), rowBias != 0 ? load<f32>(rowBias) : 0, ncols, act, r);
+  if (nrows > 1) finishConvRow(c + ldc, c10, c11, sx * load<f32>(rowScale, 4), rowBias != 0 ? load<f32>(rowBias, 4) : 0, ncols, act, resRow(r, 1, ldc));
+  if (nrows > 2) finishConvRow(c + 2 * ldc, c20, c21, sx * load<f32>(rowScale, 8), rowBias != 0 ? load<f32>(rowBias, 8) : 0, ncols, act, resRow(r, 2, ldc));
+  if (nrows > 3) finishConvRow(c + 3 * ldc, c30, c31, sx * load<f32>(rowScale, 12), rowBias != 0 ? load<f32>(rowBias, 12) : 0, ncols, act, resRow(r, 3, ldc));
 }
 
 // @ts-ignore: decorator
-@inline function finishConvRow(c: usize, a0: v128, a1: v128, scale: f32, bias: f32, ncols: i32, act: i32): void {
+@inline function finishConvRow(c: usize, a0: v128, a1: v128, scale: f32, bias: f32, ncols: i32, act: i32, r: usize): void {
   const s = f32x4.splat(scale), bv = f32x4.splat(bias);
   const v0 = clampAct(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a0), s), bv), act);
   const v1 = clampAct(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a1), s), bv), act);
-  storeRow8(c, v0, v1, ncols);
+  storeRowRes(c, v0, v1, ncols, r);
 }
 
 /** Pair rows of a 1×1 conv's input: row kp, position p = (q(x[2kp, p]), q(x[2kp + 1, p])); channel C is zero. */
@@ -360,15 +365,16 @@ function im2colPairs(xq: usize, col: usize, ldb: usize, C: i32, H: i32, W: i32, 
 }
 
 /**
- * out[OC, OH, OW] = act(conv(x[C, H, W], w) · diag(wscale) + b) for groups = 1, w int8 packed by conv2d_q8_pack,
- * wscale OC f32 (padded with zeros to a multiple of 4). The input is quantized to int16 with one scale for the
- * whole tensor (scratch: conv2d_q8_scratch_bytes). out must not overlap x.
+ * out[OC, OH, OW] = act(conv(x[C, H, W], w) · diag(wscale) + b) + res for groups = 1, w int8 packed by
+ * conv2d_q8_pack, wscale OC f32 (padded with zeros to a multiple of 4), res = 0 no residual. The input is quantized
+ * to int16 with one scale for the whole tensor (scratch: conv2d_q8_scratch_bytes). out must not overlap x or res.
  */
 export function conv2d_q8(x: usize, packed: usize, wscale: usize, b: usize, out: usize, C: i32, H: i32, W: i32,
-  OC: i32, KH: i32, KW: i32, stride: i32, pad: i32, act: i32, scratch: usize): void {
+  OC: i32, KH: i32, KW: i32, stride: i32, pad: i32, act: i32, scratch: usize, res: usize): void {
   const OH = outSizeQ(H, KH, stride, pad), OW = outSizeQ(W, KW, stride, pad);
   if (OH <= 0 || OW <= 0 || OC <= 0) return;
   const HW = H * W, P = OH * OW;
+  const rt: usize = act == 3 ? 0 : res; // with GELU the residual follows the GELU pass
   const K = C * KH * KW, Kp = evenUp(K), pairs = Kp >> 1;
   const panels = (OC + 3) / 4;
   // the weight panels as int16 pairs: 8 int8 (4 channels × 2 k) widen to one v128 of 4 i32 pairs
@@ -387,7 +393,7 @@ export function conv2d_q8(x: usize, packed: usize, wscale: usize, b: usize, out:
   if (isDirectQ(KH, KW, stride, pad)) {
     const ldb = <usize>round8(HW) << 2;
     quantizePairRows(x, rows, ldb, C, HW, inv);
-    convPanels(wide, panelBytes, rows, ldb, pairs, out, ldc, 0, P, OC, wscale, b, sx, act);
+    convPanels(wide, panelBytes, rows, ldb, pairs, out, ldc, 0, P, OC, wscale, b, sx, act, rt);
   } else {
     const xq = rows;
     quantizeI16(x, xq, C * HW, inv);
@@ -396,23 +402,26 @@ export function conv2d_q8(x: usize, packed: usize, wscale: usize, b: usize, out:
     for (let q0 = 0; q0 < P; q0 += CONV_CHUNK) {
       const nq = min(CONV_CHUNK, P - q0);
       im2colPairs(xq, col, ldb, C, H, W, KH, KW, stride, pad, OW, q0, nq);
-      convPanels(wide, panelBytes, col, ldb, pairs, out, ldc, q0, nq, OC, wscale, b, sx, act);
+      convPanels(wide, panelBytes, col, ldb, pairs, out, ldc, q0, nq, OC, wscale, b, sx, act, rt);
     }
   }
-  if (act == 3) gelu(out, out, OC * P);
+  if (act == 3) {
+    gelu(out, out, OC * P);
+    if (res != 0) add_rows(out, res, OC * P);
+  }
 }
 
 /** Every 4-channel panel × 8-position tile of positions [q0, q0 + nq), the pair rows starting at position q0. */
 function convPanels(wide: usize, panelBytes: usize, B: usize, ldb: usize, pairs: i32, out: usize, ldc: usize, q0: i32,
-  nq: i32, OC: i32, wscale: usize, b: usize, sx: f32, act: i32): void {
+  nq: i32, OC: i32, wscale: usize, b: usize, sx: f32, act: i32, res: usize): void {
   // positions outer: the 8 positions' pair rows stay in L1 while every channel panel (all in L1 too) sweeps them
   for (let q = 0; q < nq; q += 8) {
     const ncols = min(8, nq - q);
     const bq = B + (<usize>q << 2);
-    const cq = out + (<usize>(q0 + q) << 2);
     for (let oc = 0; oc < OC; oc += 4) {
-      kernelConvQ(wide + <usize>(oc >> 2) * panelBytes, bq, ldb, pairs, cq + <usize>oc * ldc, ldc, min(4, OC - oc), ncols,
-        wscale + (<usize>oc << 2), b != 0 ? b + (<usize>oc << 2) : 0, sx, act);
+      const tile = <usize>(q0 + q) * 4 + <usize>oc * ldc;
+      kernelConvQ(wide + <usize>(oc >> 2) * panelBytes, bq, ldb, pairs, out + tile, ldc, min(4, OC - oc), ncols,
+        wscale + (<usize>oc << 2), b != 0 ? b + (<usize>oc << 2) : 0, sx, act, res != 0 ? res + tile : 0);
     }
   }
 }

@@ -69,9 +69,10 @@ import { madd } from './simd';
 }
 
 // Stores one 8-wide row of the tile: adds the column bias (colBias, 0 = none) and a row bias splat, applies relu or
-// relu6.
+// relu6, then adds the residual row r (0 = none): out = act(acc + bias) + r, the bits of the op sequence
+// linear/conv → add.
 // @ts-ignore: decorator
-@inline function finishRow(c: usize, v0: v128, v1: v128, ncols: i32, colBias: usize, rb: v128, act: i32): void {
+@inline function finishRow(c: usize, v0: v128, v1: v128, ncols: i32, colBias: usize, rb: v128, act: i32, r: usize): void {
   v0 = f32x4.add(v0, rb);
   v1 = f32x4.add(v1, rb);
   if (colBias != 0) {
@@ -83,7 +84,36 @@ import { madd } from './simd';
       if (ncols > 4) v1 = f32x4.add(v1, loadN(colBias + 16, ncols - 4));
     }
   }
-  storeRow8(c, clampAct(v0, act), clampAct(v1, act), ncols);
+  storeRowRes(c, clampAct(v0, act), clampAct(v1, act), ncols, r);
+}
+
+/** storeRow8 of v + the residual row r (0 = none). */
+// @ts-ignore: decorator
+@inline export function storeRowRes(c: usize, v0: v128, v1: v128, ncols: i32, r: usize): void {
+  if (r != 0) {
+    v0 = f32x4.add(v0, loadN(r, ncols));
+    if (ncols > 4) v1 = f32x4.add(v1, loadN(r + 16, ncols - 4));
+  }
+  storeRow8(c, v0, v1, ncols);
+}
+
+/** The residual pointer of row i of a tile whose first row's is r (0 stays 0). */
+// @ts-ignore: decorator
+@inline export function resRow(r: usize, i: usize, ld: usize): usize {
+  return r != 0 ? r + i * ld : 0;
+}
+
+/** out[i] += res[i] over n floats (the residual after a GELU pass, which runs after the tiles are stored). */
+export function add_rows(out: usize, res: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.add(v128.load(out + o), v128.load(res + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(out + o) + load<f32>(res + o));
+  }
 }
 
 // @ts-ignore: decorator
@@ -103,7 +133,7 @@ import { madd } from './simd';
 // 4 rows × 8 columns over the full K. Rows i ≥ nrows are not stored; their A pointers must still be readable (the
 // callers point them at a valid row).
 function kernel4x8(a0: usize, a1: usize, a2: usize, a3: usize, aCs: usize, b: usize, bRs: usize, K: i32,
-  c: usize, ldc: usize, nrows: i32, ncols: i32, colBias: usize, act: i32): void {
+  c: usize, ldc: usize, nrows: i32, ncols: i32, colBias: usize, act: i32, r: usize): void {
   let t00 = f32x4.splat(0.0), t01 = f32x4.splat(0.0);
   let t10 = f32x4.splat(0.0), t11 = f32x4.splat(0.0);
   let t20 = f32x4.splat(0.0), t21 = f32x4.splat(0.0);
@@ -138,16 +168,16 @@ function kernel4x8(a0: usize, a1: usize, a2: usize, a3: usize, aCs: usize, b: us
     t30 = f32x4.add(t30, c30); t31 = f32x4.add(t31, c31);
   }
   const z = f32x4.splat(0.0);
-  finishRow(c, t00, t01, ncols, colBias, z, act);
-  if (nrows > 1) finishRow(c + ldc, t10, t11, ncols, colBias, z, act);
-  if (nrows > 2) finishRow(c + 2 * ldc, t20, t21, ncols, colBias, z, act);
-  if (nrows > 3) finishRow(c + 3 * ldc, t30, t31, ncols, colBias, z, act);
+  finishRow(c, t00, t01, ncols, colBias, z, act, r);
+  if (nrows > 1) finishRow(c + ldc, t10, t11, ncols, colBias, z, act, resRow(r, 1, ldc));
+  if (nrows > 2) finishRow(c + 2 * ldc, t20, t21, ncols, colBias, z, act, resRow(r, 2, ldc));
+  if (nrows > 3) finishRow(c + 3 * ldc, t30, t31, ncols, colBias, z, act, resRow(r, 3, ldc));
 }
 
 // Conv flavour: A is a packed 4-row panel (the 4 values of step k are adjacent), so one pointer with constant
 // offsets replaces four; the bias is per row (output channel).
 function kernel4x8p(a: usize, b: usize, bRs: usize, K: i32,
-  c: usize, ldc: usize, nrows: i32, ncols: i32, rowBias: usize, act: i32): void {
+  c: usize, ldc: usize, nrows: i32, ncols: i32, rowBias: usize, act: i32, r: usize): void {
   let t00 = f32x4.splat(0.0), t01 = f32x4.splat(0.0);
   let t10 = f32x4.splat(0.0), t11 = f32x4.splat(0.0);
   let t20 = f32x4.splat(0.0), t21 = f32x4.splat(0.0);
@@ -181,15 +211,15 @@ function kernel4x8p(a: usize, b: usize, bRs: usize, K: i32,
     t20 = f32x4.add(t20, c20); t21 = f32x4.add(t21, c21);
     t30 = f32x4.add(t30, c30); t31 = f32x4.add(t31, c31);
   }
-  finishRow(c, t00, t01, ncols, 0, rowBiasV(rowBias, 0), act);
-  if (nrows > 1) finishRow(c + ldc, t10, t11, ncols, 0, rowBiasV(rowBias, 1), act);
-  if (nrows > 2) finishRow(c + 2 * ldc, t20, t21, ncols, 0, rowBiasV(rowBias, 2), act);
-  if (nrows > 3) finishRow(c + 3 * ldc, t30, t31, ncols, 0, rowBiasV(rowBias, 3), act);
+  finishRow(c, t00, t01, ncols, 0, rowBiasV(rowBias, 0), act, r);
+  if (nrows > 1) finishRow(c + ldc, t10, t11, ncols, 0, rowBiasV(rowBias, 1), act, resRow(r, 1, ldc));
+  if (nrows > 2) finishRow(c + 2 * ldc, t20, t21, ncols, 0, rowBiasV(rowBias, 2), act, resRow(r, 2, ldc));
+  if (nrows > 3) finishRow(c + 3 * ldc, t30, t31, ncols, 0, rowBiasV(rowBias, 3), act, resRow(r, 3, ldc));
 }
 
 // One row (GEMV, M == 1) × 8 columns: 4-way unrolled over k into independent accumulators so the adds are not
 // latency bound (this shape is memory bound on the weight anyway); blocked like the 4×8 kernel.
-function kernel1x8(a: usize, b: usize, K: i32, c: usize, ncols: i32, colBias: usize, act: i32): void {
+function kernel1x8(a: usize, b: usize, K: i32, c: usize, ncols: i32, colBias: usize, act: i32, r: usize): void {
   let s0 = f32x4.splat(0.0), s1 = f32x4.splat(0.0);
   const K4 = K & ~3;
   for (let k0 = 0; k0 < K4; k0 += KB) {
@@ -224,7 +254,7 @@ function kernel1x8(a: usize, b: usize, K: i32, c: usize, ncols: i32, colBias: us
     a += 4;
     b += 32;
   }
-  finishRow(c, s0, s1, ncols, colBias, f32x4.splat(0.0), act);
+  finishRow(c, s0, s1, ncols, colBias, f32x4.splat(0.0), act, r);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -252,9 +282,13 @@ export function linear_pack(w: usize, packed: usize, K: i32, N: i32): void {
   }
 }
 
-/** out[M,N] = act(x[M,K] · wᵀ + b). `b` = 0 means no bias. */
-export function linear(x: usize, packed: usize, b: usize, out: usize, M: i32, K: i32, N: i32, act: i32): void {
+/**
+ * out[M,N] = act(x[M,K] · wᵀ + b) + res. `b` = 0 means no bias, `res` ([M,N], must not overlap out) = 0 no residual.
+ */
+export function linear(x: usize, packed: usize, b: usize, out: usize, M: i32, K: i32, N: i32, act: i32, res: usize): void {
   if (M <= 0 || N <= 0) return;
+  // with GELU the residual is added after the GELU pass, which runs over stored blocks
+  const rt: usize = act == 3 ? 0 : res;
   const panels = (N + GEMM_NR - 1) / GEMM_NR;
   const panelBytes = <usize>K * GEMM_NR << 2;
   const xRow = <usize>K << 2;
@@ -263,9 +297,12 @@ export function linear(x: usize, packed: usize, b: usize, out: usize, M: i32, K:
     for (let p = 0; p < panels; p++) {
       const j = p * GEMM_NR;
       kernel1x8(x, packed + <usize>p * panelBytes, K, out + (<usize>j << 2), min(GEMM_NR, N - j),
-        b != 0 ? b + (<usize>j << 2) : 0, act);
+        b != 0 ? b + (<usize>j << 2) : 0, act, rt != 0 ? rt + (<usize>j << 2) : 0);
     }
-    if (act == 3) gelu(out, out, N);
+    if (act == 3) {
+      gelu(out, out, N);
+      if (res != 0) add_rows(out, res, N);
+    }
     return;
   }
   for (let i0 = 0; i0 < M; i0 += MC) {
@@ -282,12 +319,16 @@ export function linear(x: usize, packed: usize, b: usize, out: usize, M: i32, K:
         const a1 = nrows > 1 ? a0 + xRow : a0;
         const a2 = nrows > 2 ? a0 + 2 * xRow : a0;
         const a3 = nrows > 3 ? a0 + 3 * xRow : a0;
-        kernel4x8(a0, a1, a2, a3, 4, bp, GEMM_NR << 2, K, out + <usize>i * ldc + (<usize>j << 2), ldc,
-          nrows, ncols, cb, act);
+        const tile = <usize>i * ldc + (<usize>j << 2);
+        kernel4x8(a0, a1, a2, a3, 4, bp, GEMM_NR << 2, K, out + tile, ldc, nrows, ncols, cb, act, rt != 0 ? rt + tile : 0);
       }
     }
     // The MC×N block just written is contiguous and still in cache.
-    if (act == 3) gelu(out + <usize>i0 * ldc, out + <usize>i0 * ldc, (i1 - i0) * N);
+    if (act == 3) {
+      const blk = <usize>i0 * ldc;
+      gelu(out + blk, out + blk, (i1 - i0) * N);
+      if (res != 0) add_rows(out + blk, res + blk, (i1 - i0) * N);
+    }
   }
 }
 
@@ -319,8 +360,9 @@ export function pack_rows4(a: usize, lda: i32, packed: usize, R: i32, K: i32): v
 }
 
 export function gemm_packed_a(apacked: usize, B: usize, ldb: i32, c: usize, ldc: i32, R: i32, K: i32, Ncols: i32,
-  rowBias: usize, act: i32, tail: usize): void {
+  rowBias: usize, act: i32, tail: usize, res: usize): void {
   if (R <= 0 || Ncols <= 0) return;
+  const rt: usize = act == 3 ? 0 : res; // with GELU the residual follows the GELU pass
   const panels = (R + 3) >> 2;
   const aPanel = <usize>K * 4 << 2;
   const bRs = <usize>ldb << 2;
@@ -348,15 +390,23 @@ export function gemm_packed_a(apacked: usize, B: usize, ldb: i32, c: usize, ldc:
       }
       for (let p = p0; p < p1; p++) {
         const i = p * 4;
-        kernel4x8p(apacked + <usize>p * aPanel, bp, bs, K, c + <usize>i * cRs + (<usize>j << 2), cRs,
-          min(4, R - i), ncols, rowBias != 0 ? rowBias + (<usize>i << 2) : 0, act);
+        const tile = <usize>i * cRs + (<usize>j << 2);
+        kernel4x8p(apacked + <usize>p * aPanel, bp, bs, K, c + tile, cRs,
+          min(4, R - i), ncols, rowBias != 0 ? rowBias + (<usize>i << 2) : 0, act, rt != 0 ? rt + tile : 0);
       }
     }
     if (act == 3) {
       const r0 = p0 * 4, r1 = min(R, p1 * 4);
       const c0 = c + <usize>r0 * cRs;
-      if (ldc == Ncols) gelu(c0, c0, (r1 - r0) * Ncols);
-      else for (let r = r0; r < r1; r++) gelu(c + <usize>r * cRs, c + <usize>r * cRs, Ncols);
+      if (ldc == Ncols) {
+        gelu(c0, c0, (r1 - r0) * Ncols);
+        if (res != 0) add_rows(c0, res + <usize>r0 * cRs, (r1 - r0) * Ncols);
+      } else {
+        for (let r = r0; r < r1; r++) {
+          gelu(c + <usize>r * cRs, c + <usize>r * cRs, Ncols);
+          if (res != 0) add_rows(c + <usize>r * cRs, res + <usize>r * cRs, Ncols);
+        }
+      }
     }
   }
 }

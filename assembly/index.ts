@@ -5,7 +5,8 @@ export { linear_packed_bytes, linear_pack, linear } from './gemm';
 export { conv2d_packed_bytes, conv2d_pack, conv2d_scratch_bytes, conv2d } from './conv';
 export { maxpool2d, avgpool2d, gap } from './pool';
 export { relu, relu6, gelu, add, embed, seqmean } from './elementwise';
-export { layernorm, exit_head } from './norm';
+export { layernorm } from './norm';
+export { exit_head, exit_gap_linear } from './exit';
 export { attention_scratch_bytes, attention, attention_q8_scratch_bytes, attention_q8 } from './attention';
 export { linear_q8_packed_bytes, linear_q8_pack, linear_q8_scratch_bytes, linear_q8, conv2d_q8_packed_bytes, conv2d_q8_pack,
   conv2d_q8_scratch_bytes, conv2d_q8, embed_q8 } from './gemm-q8';

@@ -1,23 +1,7 @@
-// Row normalizations (see docs/KERNELS.md): layernorm, exit_head (softmax + argmax). `out` may equal `x` in both:
-// every pass reads an element before it writes the same element, and the passes that only read come first.
+// Row normalization (see docs/KERNELS.md): layernorm. `out` may equal `x`: every pass reads an element before it
+// writes the same element, and the passes that only read come first.
 
-import { softmaxRow } from './softmax';
 import { madd } from './simd';
-
-/**
- * Softmax of N logits into probs, returns the label: the argmax of probs, lowest index on ties (probs that round to the
- * same f32 tie even when their logits differ, so the label is taken from what the host reads back).
- */
-export function exit_head(logits: usize, probs: usize, N: i32): i32 {
-  softmaxRow(logits, probs, N);
-  let best = 0;
-  let bestP = load<f32>(probs);
-  for (let i = 1; i < N; i++) {
-    const p = load<f32>(probs + (<usize>i << 2));
-    if (p > bestP) { bestP = p; best = i; }
-  }
-  return best;
-}
 
 /**
  * LayerNorm over the last dimension of [rows, D]: (x − mean)/√(var + eps)·g + b with the biased variance (PyTorch).

@@ -136,6 +136,7 @@ const result: BenchResult = {
   gemm: kernels.gemm,
   conv: kernels.conv,
   attention: kernels.attention,
+  exits: kernels.exits,
   intPeak: kernels.intPeak,
   int8: kernels.int8,
   transport,

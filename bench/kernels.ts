@@ -9,10 +9,10 @@
 // multiply-adds where f32x4.mul + f32x4.add do 4). Their callsPerPass key is `<model> <input> int8`, which also counts
 // the f32 kernels the int8 path keeps (depthwise convolutions).
 import type { Op } from '../src/format/index.js';
-import { planBuffers, shapeAt, type PlanStep } from '../src/engine/plan.js';
+import { planBuffers, shapeAt, type BlockPlan } from '../src/engine/plan.js';
 import { loadKernels, type Kernels, type KernelExports } from '../src/wasm/runtime.js';
 import { ACT } from '../src/engine/activations.js';
-import { WasmBackend } from '../src/engine/wasm-backend.js';
+import { fuseResiduals, gapLinearSteps, WasmBackend } from '../src/engine/wasm-backend.js';
 import { measureInterleaved, type Clock } from './measure.js';
 import { gaussian, sampleInputs, type BenchModel } from './zoo.js';
 import { intOpsPerIter, intPeakProbe, intProbeBytes, INT_PEAK_CHAINS } from './int-peak.js';
@@ -41,7 +41,7 @@ export interface PeakResult {
   variants: PeakVariant[];
 }
 
-export type KernelName = 'linear' | 'conv2d' | 'attention' | 'linear_q8' | 'conv2d_q8' | 'attention_q8';
+export type KernelName = 'linear' | 'conv2d' | 'attention' | 'linear_q8' | 'conv2d_q8' | 'attention_q8' | 'exit_gap_linear';
 
 export interface KernelRow {
   kernel: KernelName;
@@ -128,21 +128,26 @@ export async function measureIntPeak(timeMs: number, clock: Clock = 'cpu'): Prom
 
 // ---- shapes ----------------------------------------------------------------------------------------------------
 
-interface LinearShape { kernel: 'linear' | 'linear_q8'; M: number; K: number; N: number; act: number }
-interface ConvShape { kernel: 'conv2d' | 'conv2d_q8'; C: number; H: number; W: number; OC: number; KH: number; KW: number; stride: number; pad: number; groups: number; act: number }
+/** res: the backend fuses the following residual add into the call (docs/KERNELS.md), so the call adds it. */
+interface LinearShape { kernel: 'linear' | 'linear_q8'; M: number; K: number; N: number; act: number; res?: boolean }
+interface ConvShape { kernel: 'conv2d' | 'conv2d_q8'; C: number; H: number; W: number; OC: number; KH: number; KW: number; stride: number; pad: number; groups: number; act: number; res?: boolean }
 /** window: the op's local-attention window (0 = global); it changes the work, so it is part of the shape. */
-interface AttnShape { kernel: 'attention' | 'attention_q8'; T: number; D: number; heads: number; window: number }
-type Shape = LinearShape | ConvShape | AttnShape;
+interface AttnShape { kernel: 'attention' | 'attention_q8'; T: number; D: number; heads: number; window: number; res?: boolean }
+/** A CNN exit in one call: gap over [C, HW], linear C → N, softmax. */
+interface ExitShape { kernel: 'exit_gap_linear'; C: number; HW: number; N: number }
+type Shape = LinearShape | ConvShape | AttnShape | ExitShape;
 
 // The fused activation is part of the call the model makes (GELU costs as much as a small GEMM), so it is part of
 // the shape; its flops are not counted.
 const ACT_NAMES = ['', ' +relu', ' +relu6', ' +gelu'];
 
 function key(s: Shape): string {
+  const res = 'res' in s && s.res ? ' +res' : '';
   switch (s.kernel) {
-    case 'linear': case 'linear_q8': return `${s.M}x${s.K}·${s.K}x${s.N}${ACT_NAMES[s.act]}`;
-    case 'conv2d': case 'conv2d_q8': return `${s.C}x${s.H}x${s.W}→${s.OC} k${s.KH}x${s.KW} s${s.stride} p${s.pad}${s.groups > 1 ? ` g${s.groups}` : ''}${ACT_NAMES[s.act]}`;
-    case 'attention': case 'attention_q8': return `T${s.T} D${s.D} h${s.heads}${s.window > 0 ? ` w${s.window}` : ''}`;
+    case 'linear': case 'linear_q8': return `${s.M}x${s.K}·${s.K}x${s.N}${ACT_NAMES[s.act]}${res}`;
+    case 'conv2d': case 'conv2d_q8': return `${s.C}x${s.H}x${s.W}→${s.OC} k${s.KH}x${s.KW} s${s.stride} p${s.pad}${s.groups > 1 ? ` g${s.groups}` : ''}${ACT_NAMES[s.act]}${res}`;
+    case 'attention': case 'attention_q8': return `T${s.T} D${s.D} h${s.heads}${s.window > 0 ? ` w${s.window}` : ''}${res}`;
+    case 'exit_gap_linear': return `${s.C}x${s.HW}→${s.N} gap+linear+softmax`;
   }
 }
 
@@ -163,6 +168,8 @@ function flops(s: Shape): number {
     }
     // QKV projection, QKᵀ and softmax·V over the attended pairs, output projection (softmax itself not counted).
     case 'attention': case 'attention_q8': return 2 * s.T * s.D * 3 * s.D + 4 * attendedPairs(s.T, s.window) * s.D + 2 * s.T * s.D * s.D;
+    // the pool's adds and the head's multiply-adds (softmax not counted)
+    case 'exit_gap_linear': return s.C * s.HW + 2 * s.C * s.N;
   }
 }
 
@@ -183,25 +190,33 @@ function modelShapes(bm: BenchModel, int8 = false): { shape: Shape; use: string;
   for (const sample of sampleInputs(bm.model)) {
     const model = `${bm.name} ${sample.label}${int8 ? ' int8' : ''}`;
     const T = sample.ids?.length ?? 0;
-    const visit = (steps: PlanStep[], where: string) => {
-      for (const st of steps) {
+    // the calls the WASM backend makes: residual adds fused into the kernel before them, CNN exits in one call
+    const visit = (block: BlockPlan, where: string) => {
+      const head = where.startsWith('E') ? gapLinearSteps(block, q8) : null;
+      if (head) {
+        const [C, H, W] = head.gap.inShape;
+        out.push({ shape: { kernel: 'exit_gap_linear', C, HW: H * W, N: shapeOf((head.linear.op as Extract<Op, { op: 'linear' }>).w)[0] }, use: where, model });
+        return;
+      }
+      for (const { st, res: resSlot } of fuseResiduals(block)) {
         const op: Op = st.op;
         const cur = shapeAt(st.inShape, st.inVariable, T);
+        const res = resSlot >= 0;
         if (op.op === 'linear') {
           const [N, K] = shapeOf(op.w);
           const M = cur.length === 1 ? 1 : cur[0];
-          out.push({ shape: { kernel: q8(op.w) ? 'linear_q8' : 'linear', M, K, N, act: ACT[op.act ?? 'none'] }, use: where, model });
+          out.push({ shape: { kernel: q8(op.w) ? 'linear_q8' : 'linear', M, K, N, act: ACT[op.act ?? 'none'], res }, use: where, model });
         } else if (op.op === 'conv2d') {
           const [OC, , KH, KW] = shapeOf(op.w);
-          out.push({ shape: { kernel: q8(op.w) ? 'conv2d_q8' : 'conv2d', C: cur[0], H: cur[1], W: cur[2], OC, KH, KW, stride: op.stride ?? 1, pad: op.pad ?? 0, groups: op.groups ?? 1, act: ACT[op.act ?? 'none'] }, use: where, model });
+          out.push({ shape: { kernel: q8(op.w) ? 'conv2d_q8' : 'conv2d', C: cur[0], H: cur[1], W: cur[2], OC, KH, KW, stride: op.stride ?? 1, pad: op.pad ?? 0, groups: op.groups ?? 1, act: ACT[op.act ?? 'none'], res }, use: where, model });
         } else if (op.op === 'attention') {
-          out.push({ shape: { kernel: q8(op.wqkv) ? 'attention_q8' : 'attention', T: cur[0], D: cur[1], heads: op.heads, window: op.window ?? 0 }, use: where, model });
+          out.push({ shape: { kernel: q8(op.wqkv) ? 'attention_q8' : 'attention', T: cur[0], D: cur[1], heads: op.heads, window: op.window ?? 0, res }, use: where, model });
         }
       }
     };
     plan.layers.forEach((layer, i) => {
-      visit(layer.steps, `L${i + 1}`);
-      visit(plan.exits[i].steps, `E${i + 1}`);
+      visit(layer, `L${i + 1}`);
+      visit(plan.exits[i], `E${i + 1}`);
     });
   }
   return out;
@@ -239,30 +254,32 @@ function prepare(kern: Kernels, s: Shape): () => void {
   const k = kern.exports;
   const rnd = gaussian(11);
   const fill = (n: number, scale = 1) => kern.putF32(Float32Array.from({ length: n }, () => scale * rnd()));
+  // the saved operand of a fused residual add (0: none), shaped like the output
+  const residual = (n: number) => ('res' in s && s.res ? fill(n) : 0);
   switch (s.kernel) {
     case 'linear': {
       const x = fill(s.M * s.K), w = fill(s.N * s.K, 0.1), b = fill(s.N, 0.1);
       const packed = kern.alloc(k.linear_packed_bytes(s.K, s.N));
       k.linear_pack(w, packed, s.K, s.N);
-      const out = kern.alloc(s.M * s.N * 4);
-      return () => k.linear(x, packed, b, out, s.M, s.K, s.N, s.act);
+      const out = kern.alloc(s.M * s.N * 4), res = residual(s.M * s.N);
+      return () => k.linear(x, packed, b, out, s.M, s.K, s.N, s.act, res);
     }
     case 'conv2d': {
       const x = fill(s.C * s.H * s.W), w = fill(s.OC * (s.C / s.groups) * s.KH * s.KW, 0.1), b = fill(s.OC, 0.1);
       const packed = kern.alloc(k.conv2d_packed_bytes(s.C, s.OC, s.KH, s.KW, s.groups));
       k.conv2d_pack(w, packed, s.C, s.OC, s.KH, s.KW, s.groups);
       const OH = Math.floor((s.H + 2 * s.pad - s.KH) / s.stride) + 1, OW = Math.floor((s.W + 2 * s.pad - s.KW) / s.stride) + 1;
-      const out = kern.alloc(s.OC * OH * OW * 4);
+      const out = kern.alloc(s.OC * OH * OW * 4), res = residual(s.OC * OH * OW);
       const scratch = kern.alloc(k.conv2d_scratch_bytes(s.C, s.H, s.W, s.OC, s.KH, s.KW, s.stride, s.pad, s.groups));
-      return () => k.conv2d(x, packed, b, out, s.C, s.H, s.W, s.OC, s.KH, s.KW, s.stride, s.pad, s.groups, s.act, scratch);
+      return () => k.conv2d(x, packed, b, out, s.C, s.H, s.W, s.OC, s.KH, s.KW, s.stride, s.pad, s.groups, s.act, scratch, res);
     }
     case 'linear_q8': {
       const x = fill(s.M * s.K), b = fill(s.N, 0.1);
       const packed = int8Packed(kern, s.N, s.K, (w, p) => k.linear_q8_pack(w, p, s.K, s.N), k.linear_q8_packed_bytes(s.K, s.N));
       const ws = scales(kern, s.N, 8);
-      const out = kern.alloc(s.M * s.N * 4);
+      const out = kern.alloc(s.M * s.N * 4), res = residual(s.M * s.N);
       const scratch = kern.alloc(k.linear_q8_scratch_bytes(s.M, s.K));
-      return () => k.linear_q8(x, packed, ws, b, out, s.M, s.K, s.N, s.act, scratch);
+      return () => k.linear_q8(x, packed, ws, b, out, s.M, s.K, s.N, s.act, scratch, res);
     }
     case 'conv2d_q8': {
       const x = fill(s.C * s.H * s.W), b = fill(s.OC, 0.1);
@@ -270,9 +287,9 @@ function prepare(kern: Kernels, s: Shape): () => void {
       const packed = int8Packed(kern, s.OC, K, (w, p) => k.conv2d_q8_pack(w, p, s.C, s.OC, s.KH, s.KW), k.conv2d_q8_packed_bytes(s.C, s.OC, s.KH, s.KW));
       const ws = scales(kern, s.OC, 4);
       const OH = Math.floor((s.H + 2 * s.pad - s.KH) / s.stride) + 1, OW = Math.floor((s.W + 2 * s.pad - s.KW) / s.stride) + 1;
-      const out = kern.alloc(s.OC * OH * OW * 4);
+      const out = kern.alloc(s.OC * OH * OW * 4), res = residual(s.OC * OH * OW);
       const scratch = kern.alloc(k.conv2d_q8_scratch_bytes(s.C, s.H, s.W, s.OC, s.KH, s.KW, s.stride, s.pad));
-      return () => k.conv2d_q8(x, packed, ws, b, out, s.C, s.H, s.W, s.OC, s.KH, s.KW, s.stride, s.pad, s.act, scratch);
+      return () => k.conv2d_q8(x, packed, ws, b, out, s.C, s.H, s.W, s.OC, s.KH, s.KW, s.stride, s.pad, s.act, scratch, res);
     }
     case 'attention_q8': {
       const { T, D } = s;
@@ -280,9 +297,9 @@ function prepare(kern: Kernels, s: Shape): () => void {
       const pq = int8Packed(kern, 3 * D, D, (w, p) => k.linear_q8_pack(w, p, D, 3 * D), k.linear_q8_packed_bytes(D, 3 * D));
       const po = int8Packed(kern, D, D, (w, p) => k.linear_q8_pack(w, p, D, D), k.linear_q8_packed_bytes(D, D));
       const sq = scales(kern, 3 * D, 8), so = scales(kern, D, 8);
-      const out = kern.alloc(T * D * 4);
+      const out = kern.alloc(T * D * 4), res = residual(T * D);
       const scratch = kern.alloc(k.attention_q8_scratch_bytes(T, D, s.heads));
-      return () => k.attention_q8(x, T, D, s.heads, pq, sq, bqkv, po, so, bo, 0, s.window, out, scratch);
+      return () => k.attention_q8(x, T, D, s.heads, pq, sq, bqkv, po, so, bo, 0, s.window, out, scratch, res);
     }
     case 'attention': {
       const { T, D } = s;
@@ -291,9 +308,16 @@ function prepare(kern: Kernels, s: Shape): () => void {
       const pq = kern.alloc(k.linear_packed_bytes(D, 3 * D)), po = kern.alloc(k.linear_packed_bytes(D, D));
       k.linear_pack(wqkv, pq, D, 3 * D);
       k.linear_pack(wo, po, D, D);
-      const out = kern.alloc(T * D * 4);
+      const out = kern.alloc(T * D * 4), res = residual(T * D);
       const scratch = kern.alloc(k.attention_scratch_bytes(T, D, s.heads));
-      return () => k.attention(x, T, D, s.heads, pq, bqkv, po, bo, 0, s.window, out, scratch);
+      return () => k.attention(x, T, D, s.heads, pq, bqkv, po, bo, 0, s.window, out, scratch, res);
+    }
+    case 'exit_gap_linear': {
+      const x = fill(s.C * s.HW), w = fill(s.N * s.C, 0.1), b = fill(s.N, 0.1);
+      const packed = kern.alloc(k.linear_packed_bytes(s.C, s.N));
+      k.linear_pack(w, packed, s.C, s.N);
+      const feat = kern.alloc(s.C * 4), logits = kern.alloc(s.N * 4), probs = kern.alloc(s.N * 4);
+      return () => k.exit_gap_linear(x, s.C, s.HW, packed, b, s.N, feat, logits, probs);
     }
   }
 }
@@ -313,6 +337,8 @@ export interface KernelBenchResult {
   gemm: KernelRow[];
   conv: KernelRow[];
   attention: KernelRow[];
+  /** The CNN exits in one call (exit_gap_linear). */
+  exits: KernelRow[];
   /** With `int8`: the integer dot-product peak (before and after the kernels, GOP/s) and the int8 kernels' rows. */
   intPeak?: { gops: number; before: PeakResult; after: PeakResult };
   int8?: KernelRow[];
@@ -378,6 +404,7 @@ export async function benchKernels(models: BenchModel[], opts: KernelBenchOption
     gemm: rows.filter((r) => r.kernel === 'linear').map(strip),
     conv: rows.filter((r) => r.kernel === 'conv2d').map(strip),
     attention: rows.filter((r) => r.kernel === 'attention').map(strip),
+    exits: rows.filter((r) => r.kernel === 'exit_gap_linear').map(strip),
     ...(intPeak && intPeakAfter ? {
       intPeak: { gops: intCeiling, before: intPeak, after: intPeakAfter },
       int8: (['linear_q8', 'conv2d_q8', 'attention_q8'] as const).flatMap((k) => rows.filter((r) => r.kernel === k)).map(strip),

@@ -49,6 +49,8 @@ export interface RelaxedBuildKernels {
   gemm: KernelRow[];
   conv: KernelRow[];
   attention: KernelRow[];
+  /** The CNN exits in one call (absent in older runs). */
+  exits?: KernelRow[];
 }
 
 export interface RelaxedNodeResult {
@@ -86,7 +88,7 @@ function inputOf(s: ReturnType<typeof sampleInputs>[number]): Float32Array | Int
 /** Flops of one all-exits pass of `model` (its kernel rows × calls per pass). */
 function passFlops(k: RelaxedBuildKernels, model: string): number {
   let f = 0;
-  for (const r of [...k.gemm, ...k.conv, ...k.attention]) f += r.flops * (r.callsPerPass[model] ?? 0);
+  for (const r of [...k.gemm, ...k.conv, ...k.attention, ...(k.exits ?? [])]) f += r.flops * (r.callsPerPass[model] ?? 0);
   return f;
 }
 
@@ -98,7 +100,7 @@ function bestOf(build: WasmKernelBuild, runs: KernelBenchResult[]): RelaxedBuild
     const fastest = runs.map((r) => pick(r)[i]).reduce((a, c) => (c.ms < a.ms ? c : a));
     return { ...fastest, peakFraction: fastest.gflops / best.gflops };
   });
-  return { build, peakGflops: best.gflops, peakVariants: best.variants, gemm: rows((r) => r.gemm), conv: rows((r) => r.conv), attention: rows((r) => r.attention) };
+  return { build, peakGflops: best.gflops, peakVariants: best.variants, gemm: rows((r) => r.gemm), conv: rows((r) => r.conv), attention: rows((r) => r.attention), exits: rows((r) => r.exits) };
 }
 
 /** The Node half; needs a process with relaxed SIMD. */
@@ -247,7 +249,7 @@ export function relaxedTable(r: RelaxedBenchResult): string {
     const bound = m.peakBoundMs ?? NaN;
     out.push(`${`${m.model} ${m.input}`.padEnd(26)} ${f3(m.spliteeMs).padStart(8)} ${f3(m.spliteeRelaxedMs).padStart(8)} ${m.ratio.toFixed(2).padStart(5)} ${f3(bound).padStart(7)} ${pct(bound / m.spliteeRelaxedMs).padStart(6)}  ${m.maxProbDiff.toExponential(1)}`);
   }
-  out.push(`  bound = the pass's linear/conv/attention flops at the relaxed build's measured peak; %bound = bound ÷ relaxed time`);
+  out.push(`  bound = the pass's linear/conv/attention/exit flops at the relaxed build's measured peak; %bound = bound ÷ relaxed time`);
   if (n.models.some((m) => m.spliteeInt8Ms !== undefined)) {
     out.push(`int8 path on each build (its integer kernels are the same; the f32 parts it keeps use the build's madd):`);
     for (const m of n.models) {
@@ -259,7 +261,7 @@ export function relaxedTable(r: RelaxedBenchResult): string {
     out.push(`${k.build} build: peak ${k.peakGflops.toFixed(1)} GFLOP/s (${k.peakVariants.map((v) => `${v.name.replace('peak_', '')} ${v.gflops.toFixed(1)}`).join(', ')})`);
   }
   const byShape = new Map<string, Partial<Record<WasmKernelBuild, KernelRow>>>();
-  for (const k of n.kernels) for (const row of [...k.gemm, ...k.conv, ...k.attention]) {
+  for (const k of n.kernels) for (const row of [...k.gemm, ...k.conv, ...k.attention, ...(k.exits ?? [])]) {
     const id = `${row.kernel} ${row.shape}`;
     byShape.set(id, { ...byShape.get(id), [k.build]: row });
   }

@@ -17,6 +17,8 @@ export interface BenchResult {
   gemm: KernelRow[];
   conv: KernelRow[];
   attention: KernelRow[];
+  /** The CNN exits in one call, exit_gap_linear (absent in older runs). */
+  exits?: KernelRow[];
   /** The integer dot-product peak (bench/int-peak.ts), GOP/s, and the int8 path's kernels (absent in older runs). */
   intPeak?: { gops: number; before: PeakResult; after: PeakResult };
   int8?: KernelRow[];
@@ -33,7 +35,7 @@ export interface BenchResult {
  */
 export function int8BoundMs(r: BenchResult, id: string): number {
   let ms = 0;
-  for (const k of [...r.gemm, ...r.conv, ...r.attention, ...(r.int8 ?? [])]) {
+  for (const k of [...r.gemm, ...r.conv, ...r.attention, ...(r.exits ?? []), ...(r.int8 ?? [])]) {
     const calls = k.callsPerPass[`${id} int8`] ?? 0;
     if (!calls) continue;
     const f32Part = k.kernel.endsWith('_q8') ? k.f32Flops ?? 0 : k.flops;
@@ -100,17 +102,17 @@ export function renderTable(r: BenchResult): string {
     const pct = (v: number | undefined) => (v === undefined ? '' : (100 * v).toFixed(0));
     out.push(`${row([k.kernel, k.shape, us(k.ms), f(k.gflops, 2), (100 * k.peakFraction).toFixed(0), pct(k.intPeakFraction), pct(k.boundFraction), calls], w2)}  ${uses}`);
   };
-  const allRows = [...r.gemm, ...r.conv, ...r.attention, ...(r.int8 ?? [])];
+  const allRows = [...r.gemm, ...r.conv, ...r.attention, ...(r.exits ?? []), ...(r.int8 ?? [])];
   for (const k of allRows) kr(k);
   // Where a whole-model pass spends its time: kernel time × calls, against the measured pass.
   for (const m of r.models) {
     const id = `${m.name} ${m.input}`;
     const sum = allRows.reduce((a, k) => a + (k.callsPerPass[id] ?? 0) * k.ms, 0);
-    out.push(`   ${id}: linear/conv/attention kernels ≈ ${sum.toFixed(3)} ms of the ${m.spliteeMs.toFixed(3)} ms all-exits pass (rest: other ops + overhead)`);
+    out.push(`   ${id}: linear/conv/attention/exit kernels ≈ ${sum.toFixed(3)} ms of the ${m.spliteeMs.toFixed(3)} ms all-exits pass (rest: other ops + overhead)`);
     if (r.int8 && m.spliteeInt8Ms) {
       const sum8 = allRows.reduce((a, k) => a + (k.callsPerPass[`${id} int8`] ?? 0) * k.ms, 0);
       const bound = int8BoundMs(r, id);
-      out.push(`   ${id} int8: linear/conv/attention kernels ≈ ${sum8.toFixed(3)} ms of the ${m.spliteeInt8Ms.toFixed(3)} ms int8 all-exits pass; ` +
+      out.push(`   ${id} int8: linear/conv/attention/exit kernels ≈ ${sum8.toFixed(3)} ms of the ${m.spliteeInt8Ms.toFixed(3)} ms int8 all-exits pass; ` +
         `at the peaks ${bound.toFixed(3)} ms (int8 kernels at the integer peak, f32 ones at the f32 peak) = ${(100 * bound / m.spliteeInt8Ms).toFixed(0)} % of it`);
     }
   }

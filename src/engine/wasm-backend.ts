@@ -8,7 +8,7 @@ import { align, Kernels, loadKernels, MAX_MEMORY_BYTES, wasmSimdSupported, type 
 import type { Backend } from './backend.js';
 import { ACT } from './activations.js';
 import { affineWidth, channelLayout, savedShape } from './broadcast.js';
-import { planBuffers, shapeAt, TOKENS, type BlockPlan, type BufferPlan } from './plan.js';
+import { planBuffers, shapeAt, TOKENS, type BlockPlan, type BufferPlan, type PlanStep } from './plan.js';
 import { activationShapeAfter } from './shapes.js';
 import { int8Rows } from './int8-weights.js';
 import { EngineError, numel, type ExitResult, type ModelInput, type Tensor } from './types.js';
@@ -121,29 +121,74 @@ function arenaMemoryBytes(layout: WasmLayout, base: number, file: SpxModelFile):
   return Math.ceil(high / PAGE) * PAGE;
 }
 
-/** One step's buffers and shapes at run time. */
-interface StepIO { x: number; y: number; other: number; s: number[]; out: number[] }
+/** One step's buffers and shapes at run time; `res`: the residual fused into the step's epilogue (0 = none). */
+interface StepIO { x: number; y: number; other: number; res: number; s: number[]; out: number[] }
+
+/** A plan step as the WASM backend runs it: `res` is the slot of a residual added in its epilogue, or −1. */
+export interface WasmStep { st: PlanStep; res: number }
+
+/** Ops whose kernels take a residual (`res`) and add it after the activation. */
+const RESIDUAL_OPS = new Set<OpName>(['linear', 'conv2d', 'attention']);
+
+/**
+ * The block's steps with every `add` that directly follows a linear, conv2d or attention, in place on its output,
+ * fused into that kernel's epilogue: out = act(…) + saved, the same f32 additions as the two ops, one pass less over
+ * the activation and one call less. Not fused when the saved operand lives in the output slot (the kernels' res must
+ * not overlap out).
+ */
+export function fuseResiduals(block: BlockPlan): WasmStep[] {
+  const out: WasmStep[] = [];
+  const steps = block.steps;
+  for (let i = 0; i < steps.length; i++) {
+    const st = steps[i], next = steps[i + 1];
+    if (RESIDUAL_OPS.has(st.op.op) && next?.op.op === 'add' && next.src === st.dst && next.dst === st.dst
+      && next.other >= 0 && next.other !== st.dst) {
+      out.push({ st, res: next.other });
+      i++;
+    } else {
+      out.push({ st, res: -1 });
+    }
+  }
+  return out;
+}
+
+/**
+ * The gap and linear steps of an exit block made of gap, views and one linear without activation on an f32 weight
+ * (`int8(w)`: whether the backend holds w as int8) over a fixed-size [C, H, W] input: the usual CNN head, which the
+ * backend runs as one exit_gap_linear call. null for any other block.
+ */
+export function gapLinearSteps(block: BlockPlan, int8: (w: string) => boolean): { gap: PlanStep; linear: PlanStep } | null {
+  const ops = block.steps.filter((st) => st.op.op !== 'flatten');
+  if (ops.length !== 2) return null;
+  const [g, l] = ops;
+  if (g.op.op !== 'gap' || l.op.op !== 'linear' || (l.op.act ?? 'none') !== 'none' || int8(l.op.w)) return null;
+  if (g.src === TOKENS || g.inShape.length !== 3 || g.inVariable) return null;
+  return { gap: g, linear: l };
+}
+
+/** A CNN exit (gapLinearSteps) with its buffers in the arena. */
+interface GapLinearExit { x: number; C: number; HW: number; w: number; b: number; N: number; feat: number; logits: number }
 
 type WasmKernel<O extends Op> = (b: WasmBackend, op: O, io: StepIO, K: KernelExports) => void;
 
 /** Each op of the op set on the WASM kernels: one entry per op (views and save have no kernel). */
 const WASM_OPS: { [N in OpName]: WasmKernel<Extract<Op, { op: N }>> } = {
-  conv2d: (b, op, { x, y, s }, K) => {
+  conv2d: (b, op, { x, y, s, res }, K) => {
     const w = b.tensorShape(op.w);
     const q = b.scales(op.w);
     if (q) {
       K.conv2d_q8(x, b.w(op.w), q, b.w(op.b), y, s[0], s[1], s[2], w[0], w[2], w[3], op.stride ?? 1, op.pad ?? 0,
-        ACT[op.act ?? 'none'], b.scratch);
+        ACT[op.act ?? 'none'], b.scratch, res);
       return;
     }
     K.conv2d(x, b.w(op.w), b.w(op.b), y, s[0], s[1], s[2], w[0], w[2], w[3], op.stride ?? 1, op.pad ?? 0, op.groups ?? 1,
-      ACT[op.act ?? 'none'], b.scratch);
+      ACT[op.act ?? 'none'], b.scratch, res);
   },
-  linear: (b, op, { x, y, s }, K) => {
+  linear: (b, op, { x, y, s, res }, K) => {
     const [N, Kd] = b.tensorShape(op.w);
     const q = b.scales(op.w);
-    if (q) K.linear_q8(x, b.w(op.w), q, b.w(op.b), y, numel(s) / Kd, Kd, N, ACT[op.act ?? 'none'], b.scratch);
-    else K.linear(x, b.w(op.w), b.w(op.b), y, numel(s) / Kd, Kd, N, ACT[op.act ?? 'none']);
+    if (q) K.linear_q8(x, b.w(op.w), q, b.w(op.b), y, numel(s) / Kd, Kd, N, ACT[op.act ?? 'none'], b.scratch, res);
+    else K.linear(x, b.w(op.w), b.w(op.b), y, numel(s) / Kd, Kd, N, ACT[op.act ?? 'none'], res);
   },
   maxpool2d: (_b, op, { x, y, s }, K) => K.maxpool2d(x, y, s[0], s[1], s[2], op.k, op.stride ?? op.k, op.pad ?? 0),
   avgpool2d: (_b, op, { x, y, s }, K) => (op.excludePad && op.pad ? K.avgpool2d_exclude : K.avgpool2d)(x, y, s[0], s[1], s[2], op.k, op.stride ?? op.k, op.pad ?? 0),
@@ -163,13 +208,13 @@ const WASM_OPS: { [N in OpName]: WasmKernel<Extract<Op, { op: N }>> } = {
     if (q) K.embed_q8(b.ids, s[0], b.w(op.tok), q, b.w(op.pos), b.tensorShape(op.tok)[1], y);
     else K.embed(b.ids, s[0], b.w(op.tok), b.w(op.pos), b.tensorShape(op.tok)[1], y);
   },
-  attention: (b, op, { x, y, s }, K) => op.causal
-    ? K.attention_causal(x, s[0], s[1], op.heads, b.w(op.wqkv), b.w(op.bqkv), b.w(op.wo), b.w(op.bo), op.window ?? 0, y, b.scratch)
+  attention: (b, op, { x, y, s, res }, K) => op.causal
+    ? K.attention_causal(x, s[0], s[1], op.heads, b.w(op.wqkv), b.w(op.bqkv), b.w(op.wo), b.w(op.bo), op.window ?? 0, y, b.scratch, res)
     : b.scales(op.wqkv)
     ? K.attention_q8(x, s[0], s[1], op.heads, b.w(op.wqkv), b.scales(op.wqkv), b.w(op.bqkv), b.w(op.wo), b.scales(op.wo),
-      b.w(op.bo), 0, op.window ?? 0, y, b.scratch)
+      b.w(op.bo), 0, op.window ?? 0, y, b.scratch, res)
     : K.attention(x, s[0], s[1], op.heads, b.w(op.wqkv), b.w(op.bqkv), b.w(op.wo), b.w(op.bo), 0,
-    op.window ?? 0, y, b.scratch),
+    op.window ?? 0, y, b.scratch, res),
   seqmean: (_b, _op, { x, y, s }, K) => K.seqmean(x, y, s[0], s[1]),
   seqfirst: () => {}, // row 0 already starts the buffer: a view
   sigmoid: (_b, _op, { x, y, s }, K) => K.sigmoid(x, y, numel(s)),
@@ -204,6 +249,11 @@ export class WasmBackend implements Backend {
   private readonly weights = new Map<string, Packed>(); // tensor name → f32 or packed-linear/conv weight in the arena
   /** One arena buffer per slot of the plan. */
   private readonly slots: number[];
+  /** The plan's layer and exit blocks with residual adds fused (fuseResiduals). */
+  private readonly layerSteps: WasmStep[][];
+  private readonly exitSteps: WasmStep[][];
+  /** Per exit: its one-call form when it is a CNN head (gap → linear), else null. */
+  private readonly gapLinearExits: (GapLinearExit | null)[];
   readonly scratch: number;
   readonly ids: number;
   private readonly probs: number;
@@ -226,6 +276,9 @@ export class WasmBackend implements Backend {
       else this.putPacked(w);
     }
     this.slots = layout.slots.map((b) => kernels.alloc(b));
+    this.layerSteps = plan.layers.map(fuseResiduals);
+    this.exitSteps = plan.exits.map(fuseResiduals);
+    this.gapLinearExits = plan.exits.map((block) => this.gapLinearExit(block));
     this.scratch = kernels.alloc(layout.scratch);
     this.ids = kernels.alloc(layout.ids);
     this.probs = kernels.alloc(layout.probs);
@@ -336,6 +389,19 @@ export class WasmBackend implements Backend {
     this.weights.set(w.name, { ptr: dst, shape, scales });
   }
 
+  /** The exit_gap_linear call of an exit block (gapLinearSteps) with its input and scratch buffers, or null. */
+  private gapLinearExit(block: BlockPlan): GapLinearExit | null {
+    const found = gapLinearSteps(block, (w) => this.scales(w) !== 0);
+    if (!found) return null;
+    const { gap: g, linear: l } = found;
+    if (l.op.op !== 'linear') return null;
+    const [N] = this.tensorShape(l.op.w);
+    return {
+      x: this.slots[g.src], C: g.inShape[0], HW: g.inShape[1] * g.inShape[2], w: this.w(l.op.w), b: this.w(l.op.b), N,
+      feat: this.slots[g.dst], logits: this.slots[l.dst],
+    };
+  }
+
   /** The per-row scales of an int8 weight, 0 when the weight is not int8. */
   scales(name: string): number {
     return this.weights.get(name)?.scales ?? 0;
@@ -364,7 +430,7 @@ export class WasmBackend implements Backend {
     if (input === null) checkContinues(this.curLayer, from);
     else this.load(input, from - 1);
     for (let l = from; l <= to; l++) {
-      this.exec(this.plan.layers[l - 1]);
+      this.exec(this.layerSteps[l - 1]);
       this.curLayer = l;
     }
   }
@@ -394,14 +460,17 @@ export class WasmBackend implements Backend {
   }
 
   /** Runs one block of the plan; returns the shape of its result. */
-  private exec(block: BlockPlan): number[] {
+  private exec(steps: WasmStep[]): number[] {
     const K = this.kernels.exports;
     const T = this.T;
     let out: number[] = [];
-    for (const st of block.steps) {
+    for (const { st, res } of steps) {
       const s = shapeAt(st.inShape, st.inVariable, T);
       out = shapeAt(st.outShape, st.outVariable, T);
-      const io: StepIO = { x: this.slotPtr(st.src), y: this.slotPtr(st.dst), other: st.other >= 0 ? this.slots[st.other] : 0, s, out };
+      const io: StepIO = {
+        x: this.slotPtr(st.src), y: this.slotPtr(st.dst), other: st.other >= 0 ? this.slots[st.other] : 0,
+        res: res >= 0 ? this.slots[res] : 0, s, out,
+      };
       (WASM_OPS[st.op.op] as WasmKernel<Op>)(this, st.op, io, K);
     }
     return out;
@@ -424,9 +493,17 @@ export class WasmBackend implements Backend {
     if (this.curLayer !== k || k < 1) {
       throw new EngineError('BAD_RANGE', `exit ${k} needs the output of layer ${k}; the current activation is the output of layer ${this.curLayer}`);
     }
-    const block = this.plan.exits[k - 1];
-    const N = numel(this.exec(block));
-    const label = this.kernels.exports.exit_head(this.slotPtr(block.output), this.probs, N);
+    const K = this.kernels.exports;
+    const fused = this.gapLinearExits[k - 1];
+    let N: number, label: number;
+    if (fused) {
+      const f = fused;
+      N = f.N;
+      label = K.exit_gap_linear(f.x, f.C, f.HW, f.w, f.b, N, f.feat, f.logits, this.probs);
+    } else {
+      N = numel(this.exec(this.exitSteps[k - 1]));
+      label = K.exit_head(this.slotPtr(this.plan.exits[k - 1].output), this.probs, N);
+    }
     const probs = this.kernels.f32(this.probs, N).slice();
     return { probs, confidence: probs[label], label };
   }

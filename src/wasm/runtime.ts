@@ -10,12 +10,14 @@ export interface KernelExports {
   memory: WebAssembly.Memory;
   linear_packed_bytes(K: number, N: number): number;
   linear_pack(w: number, packed: number, K: number, N: number): void;
-  linear(x: number, packed: number, b: number, out: number, M: number, K: number, N: number, act: number): void;
+  // `res` (optional, 0 = none): a residual [same shape as out] added after the activation, out = act(…) + res; it
+  // must not overlap out (the add op fused into the epilogue).
+  linear(x: number, packed: number, b: number, out: number, M: number, K: number, N: number, act: number, res?: number): void;
   conv2d_packed_bytes(C: number, OC: number, KH: number, KW: number, groups: number): number;
   conv2d_pack(w: number, packed: number, C: number, OC: number, KH: number, KW: number, groups: number): void;
   conv2d_scratch_bytes(C: number, H: number, W: number, OC: number, KH: number, KW: number, stride: number, pad: number, groups: number): number;
   conv2d(x: number, packed: number, b: number, out: number, C: number, H: number, W: number, OC: number, KH: number, KW: number,
-    stride: number, pad: number, groups: number, act: number, scratch: number): void;
+    stride: number, pad: number, groups: number, act: number, scratch: number, res?: number): void;
   maxpool2d(x: number, out: number, C: number, H: number, W: number, k: number, stride: number, pad: number): void;
   avgpool2d(x: number, out: number, C: number, H: number, W: number, k: number, stride: number, pad: number): void;
   gap(x: number, out: number, C: number, HW: number): void;
@@ -27,9 +29,11 @@ export interface KernelExports {
   embed(ids: number, T: number, tok: number, pos: number, D: number, out: number): void;
   attention_scratch_bytes(T: number, D: number, heads: number): number;
   attention(x: number, T: number, D: number, heads: number, wqkv: number, bqkv: number, wo: number, bo: number,
-    mask: number, window: number, out: number, scratch: number): void;
+    mask: number, window: number, out: number, scratch: number, res?: number): void;
   seqmean(x: number, out: number, T: number, D: number): void;
   exit_head(logits: number, probs: number, N: number): number;
+  /** gap → linear → exit_head in one call (the same bits); feat [C] and logits [N] are the caller's buffers. */
+  exit_gap_linear(x: number, C: number, HW: number, packed: number, b: number, N: number, feat: number, logits: number, probs: number): number;
   quantize_i8(x: number, q: number, n: number, scale: number, zeroPoint: number): void;
   minmax(x: number, n: number, out: number): void;
   // Standalone activations (assembly/activation-ops.ts): `out` may equal `x`.
@@ -48,22 +52,22 @@ export interface KernelExports {
   avgpool2d_exclude(x: number, out: number, C: number, H: number, W: number, k: number, stride: number, pad: number): void;
   attention_causal_scratch_bytes(T: number, D: number): number;
   attention_causal(x: number, T: number, D: number, heads: number, wqkv: number, bqkv: number, wo: number, bo: number,
-    window: number, out: number, scratch: number): void;
+    window: number, out: number, scratch: number, res?: number): void;
   // The int8 path (assembly/gemm-q8.ts): int8 weights with per-output-channel f32 scales (padded with zeros to a
   // multiple of 8 for linear, 4 for conv), activations quantized to int16 inside the call.
   linear_q8_packed_bytes(K: number, N: number): number;
   linear_q8_pack(wq: number, packed: number, K: number, N: number): void;
   linear_q8_scratch_bytes(M: number, K: number): number;
   linear_q8(x: number, packed: number, wscale: number, b: number, out: number, M: number, K: number, N: number, act: number,
-    scratch: number): void;
+    scratch: number, res?: number): void;
   conv2d_q8_packed_bytes(C: number, OC: number, KH: number, KW: number): number;
   conv2d_q8_pack(wq: number, packed: number, C: number, OC: number, KH: number, KW: number): void;
   conv2d_q8_scratch_bytes(C: number, H: number, W: number, OC: number, KH: number, KW: number, stride: number, pad: number): number;
   conv2d_q8(x: number, packed: number, wscale: number, b: number, out: number, C: number, H: number, W: number, OC: number,
-    KH: number, KW: number, stride: number, pad: number, act: number, scratch: number): void;
+    KH: number, KW: number, stride: number, pad: number, act: number, scratch: number, res?: number): void;
   attention_q8_scratch_bytes(T: number, D: number, heads: number): number;
   attention_q8(x: number, T: number, D: number, heads: number, wqkv: number, sqkv: number, bqkv: number, wo: number, so: number,
-    bo: number, mask: number, window: number, out: number, scratch: number): void;
+    bo: number, mask: number, window: number, out: number, scratch: number, res?: number): void;
   embed_q8(ids: number, T: number, tokq: number, tokScale: number, pos: number, D: number, out: number): void;
   /** 1 in the relaxed-SIMD build, 0 in the plain one. */
   relaxed_simd_build(): number;
