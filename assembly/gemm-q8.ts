@@ -113,9 +113,11 @@ export function linear_q8_scratch_bytes(M: i32, K: i32): i32 {
   return <i32>(align16(<usize>M * <usize>evenUp(K) * 2) + <usize>M * 4);
 }
 
-// 4 rows × 8 columns over all k pairs. Rows i ≥ nrows are not stored (their pointers repeat row 0).
-function kernelQ4x8(a0: usize, a1: usize, a2: usize, a3: usize, w: usize, pairs: i32, c: usize, ldc: usize,
-  nrows: i32, ncols: i32, rowScale: usize, colScale: usize, colBias: usize, act: i32, r: usize): void {
+// R rows (1..4, a compile-time constant at every call) × 8 columns over all k pairs: instantiated per R so the last
+// block of a row count that is not a multiple of 4 computes only its real rows (the f32 GEMM's tileRx8 does the same).
+// @ts-ignore: decorator
+@inline function tileQRx8(R: i32, a0: usize, a1: usize, a2: usize, a3: usize, w: usize, pairs: i32, c: usize, ldc: usize,
+  ncols: i32, rowScale: usize, colScale: usize, colBias: usize, act: i32, r: usize): void {
   let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
   let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
   for (let kp = 0; kp < pairs; kp++) {
@@ -124,12 +126,18 @@ function kernelQ4x8(a0: usize, a1: usize, a2: usize, a3: usize, w: usize, pairs:
     const o = <usize>kp << 2;
     let s = v128.load32_splat(a0 + o);
     c00 = i32x4.add(c00, i32x4.dot_i16x8_s(s, wl)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(s, wh));
-    s = v128.load32_splat(a1 + o);
-    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(s, wl)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(s, wh));
-    s = v128.load32_splat(a2 + o);
-    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(s, wl)); c21 = i32x4.add(c21, i32x4.dot_i16x8_s(s, wh));
-    s = v128.load32_splat(a3 + o);
-    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(s, wl)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(s, wh));
+    if (R > 1) {
+      s = v128.load32_splat(a1 + o);
+      c10 = i32x4.add(c10, i32x4.dot_i16x8_s(s, wl)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(s, wh));
+    }
+    if (R > 2) {
+      s = v128.load32_splat(a2 + o);
+      c20 = i32x4.add(c20, i32x4.dot_i16x8_s(s, wl)); c21 = i32x4.add(c21, i32x4.dot_i16x8_s(s, wh));
+    }
+    if (R > 3) {
+      s = v128.load32_splat(a3 + o);
+      c30 = i32x4.add(c30, i32x4.dot_i16x8_s(s, wl)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(s, wh));
+    }
     w += 16;
   }
   // column scales are padded to a multiple of 8 by the host; the bias is not
@@ -140,9 +148,26 @@ function kernelQ4x8(a0: usize, a1: usize, a2: usize, a3: usize, w: usize, pairs:
     if (ncols > 4) b1 = loadN(colBias + 16, ncols - 4);
   }
   finishRowQ(c, c00, c01, sw0, sw1, b0, b1, load<f32>(rowScale), ncols, act, r);
-  if (nrows > 1) finishRowQ(c + ldc, c10, c11, sw0, sw1, b0, b1, load<f32>(rowScale, 4), ncols, act, resRow(r, 1, ldc));
-  if (nrows > 2) finishRowQ(c + 2 * ldc, c20, c21, sw0, sw1, b0, b1, load<f32>(rowScale, 8), ncols, act, resRow(r, 2, ldc));
-  if (nrows > 3) finishRowQ(c + 3 * ldc, c30, c31, sw0, sw1, b0, b1, load<f32>(rowScale, 12), ncols, act, resRow(r, 3, ldc));
+  if (R > 1) finishRowQ(c + ldc, c10, c11, sw0, sw1, b0, b1, load<f32>(rowScale, 4), ncols, act, resRow(r, 1, ldc));
+  if (R > 2) finishRowQ(c + 2 * ldc, c20, c21, sw0, sw1, b0, b1, load<f32>(rowScale, 8), ncols, act, resRow(r, 2, ldc));
+  if (R > 3) finishRowQ(c + 3 * ldc, c30, c31, sw0, sw1, b0, b1, load<f32>(rowScale, 12), ncols, act, resRow(r, 3, ldc));
+}
+
+function kernelQ4x8(a0: usize, a1: usize, a2: usize, a3: usize, w: usize, pairs: i32, c: usize, ldc: usize,
+  ncols: i32, rowScale: usize, colScale: usize, colBias: usize, act: i32, r: usize): void {
+  tileQRx8(4, a0, a1, a2, a3, w, pairs, c, ldc, ncols, rowScale, colScale, colBias, act, r);
+}
+function kernelQ3x8(a0: usize, a1: usize, a2: usize, w: usize, pairs: i32, c: usize, ldc: usize,
+  ncols: i32, rowScale: usize, colScale: usize, colBias: usize, act: i32, r: usize): void {
+  tileQRx8(3, a0, a1, a2, a2, w, pairs, c, ldc, ncols, rowScale, colScale, colBias, act, r);
+}
+function kernelQ2x8(a0: usize, a1: usize, w: usize, pairs: i32, c: usize, ldc: usize,
+  ncols: i32, rowScale: usize, colScale: usize, colBias: usize, act: i32, r: usize): void {
+  tileQRx8(2, a0, a1, a1, a1, w, pairs, c, ldc, ncols, rowScale, colScale, colBias, act, r);
+}
+function kernelQ1x8(a0: usize, w: usize, pairs: i32, c: usize, ldc: usize,
+  ncols: i32, rowScale: usize, colScale: usize, colBias: usize, act: i32, r: usize): void {
+  tileQRx8(1, a0, a0, a0, a0, w, pairs, c, ldc, ncols, rowScale, colScale, colBias, act, r);
 }
 
 // @ts-ignore: decorator
@@ -189,12 +214,12 @@ export function linear_q8(x: usize, packed: usize, wscale: usize, b: usize, out:
     for (let i = 0; i < M; i += 4) {
       const nrows = min(4, M - i);
       const a0 = xq + <usize>i * rowBytes;
-      const a1 = nrows > 1 ? a0 + rowBytes : a0;
-      const a2 = nrows > 2 ? a0 + 2 * rowBytes : a0;
-      const a3 = nrows > 3 ? a0 + 3 * rowBytes : a0;
       const tile = <usize>i * ldc + (<usize>j << 2);
-      kernelQ4x8(a0, a1, a2, a3, wp, pairs, out + tile, ldc, nrows, ncols, sx + (<usize>i << 2), cs, cb, act,
-        rt != 0 ? rt + tile : 0);
+      const c = out + tile, r = rt != 0 ? rt + tile : 0, rs = sx + (<usize>i << 2);
+      if (nrows == 4) kernelQ4x8(a0, a0 + rowBytes, a0 + 2 * rowBytes, a0 + 3 * rowBytes, wp, pairs, c, ldc, ncols, rs, cs, cb, act, r);
+      else if (nrows == 3) kernelQ3x8(a0, a0 + rowBytes, a0 + 2 * rowBytes, wp, pairs, c, ldc, ncols, rs, cs, cb, act, r);
+      else if (nrows == 2) kernelQ2x8(a0, a0 + rowBytes, wp, pairs, c, ldc, ncols, rs, cs, cb, act, r);
+      else kernelQ1x8(a0, wp, pairs, c, ldc, ncols, rs, cs, cb, act, r);
     }
   }
   if (act == 3) {
@@ -257,22 +282,29 @@ export function conv2d_q8_scratch_bytes(C: i32, H: i32, W: i32, OC: i32, KH: i32
   return <i32>(wide + align16(<usize>(C * H * W) << 1) + pairs * <usize>CONV_CHUNK * 4);
 }
 
-// 4 output channels × 8 positions over all k pairs: per pair two loads of pair rows, one broadcast per channel.
-// Rows r ≥ nrows are not stored; positions ≥ ncols are computed from readable memory and dropped.
-function kernelConvQ(w: usize, B: usize, ldb: usize, pairs: i32, c: usize, ldc: usize, nrows: i32, ncols: i32,
+// 4 output channels × NC positions (8, or 4 for a last block of at most 4: a compile-time constant at every call) over
+// all k pairs: per pair one or two loads of pair rows, one broadcast per channel. Rows r ≥ nrows are not stored;
+// positions ≥ ncols are computed from readable memory and dropped. Each element gets the same operations whatever NC.
+// @ts-ignore: decorator
+@inline function tileConvQ(NC: i32, w: usize, B: usize, ldb: usize, pairs: i32, c: usize, ldc: usize, nrows: i32, ncols: i32,
   rowScale: usize, rowBias: usize, sx: f32, act: i32, r: usize): void {
   let c00 = i32x4.splat(0), c01 = i32x4.splat(0), c10 = i32x4.splat(0), c11 = i32x4.splat(0);
   let c20 = i32x4.splat(0), c21 = i32x4.splat(0), c30 = i32x4.splat(0), c31 = i32x4.splat(0);
   for (let kp = 0; kp < pairs; kp++) {
-    const x0 = v128.load(B), x1 = v128.load(B, 16);
+    const x0 = v128.load(B);
+    const x1 = NC > 4 ? v128.load(B, 16) : x0;
     let s = v128.load32_splat(w);
-    c00 = i32x4.add(c00, i32x4.dot_i16x8_s(s, x0)); c01 = i32x4.add(c01, i32x4.dot_i16x8_s(s, x1));
+    c00 = i32x4.add(c00, i32x4.dot_i16x8_s(s, x0));
+    if (NC > 4) c01 = i32x4.add(c01, i32x4.dot_i16x8_s(s, x1));
     s = v128.load32_splat(w, 4);
-    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(s, x0)); c11 = i32x4.add(c11, i32x4.dot_i16x8_s(s, x1));
+    c10 = i32x4.add(c10, i32x4.dot_i16x8_s(s, x0));
+    if (NC > 4) c11 = i32x4.add(c11, i32x4.dot_i16x8_s(s, x1));
     s = v128.load32_splat(w, 8);
-    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(s, x0)); c21 = i32x4.add(c21, i32x4.dot_i16x8_s(s, x1));
+    c20 = i32x4.add(c20, i32x4.dot_i16x8_s(s, x0));
+    if (NC > 4) c21 = i32x4.add(c21, i32x4.dot_i16x8_s(s, x1));
     s = v128.load32_splat(w, 12);
-    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(s, x0)); c31 = i32x4.add(c31, i32x4.dot_i16x8_s(s, x1));
+    c30 = i32x4.add(c30, i32x4.dot_i16x8_s(s, x0));
+    if (NC > 4) c31 = i32x4.add(c31, i32x4.dot_i16x8_s(s, x1));
     w += 16;
     B += ldb;
   }
@@ -280,6 +312,15 @@ function kernelConvQ(w: usize, B: usize, ldb: usize, pairs: i32, c: usize, ldc: 
   if (nrows > 1) finishConvRow(c + ldc, c10, c11, sx * load<f32>(rowScale, 4), rowBias != 0 ? load<f32>(rowBias, 4) : 0, ncols, act, resRow(r, 1, ldc));
   if (nrows > 2) finishConvRow(c + 2 * ldc, c20, c21, sx * load<f32>(rowScale, 8), rowBias != 0 ? load<f32>(rowBias, 8) : 0, ncols, act, resRow(r, 2, ldc));
   if (nrows > 3) finishConvRow(c + 3 * ldc, c30, c31, sx * load<f32>(rowScale, 12), rowBias != 0 ? load<f32>(rowBias, 12) : 0, ncols, act, resRow(r, 3, ldc));
+}
+
+function kernelConvQ(w: usize, B: usize, ldb: usize, pairs: i32, c: usize, ldc: usize, nrows: i32, ncols: i32,
+  rowScale: usize, rowBias: usize, sx: f32, act: i32, r: usize): void {
+  tileConvQ(8, w, B, ldb, pairs, c, ldc, nrows, ncols, rowScale, rowBias, sx, act, r);
+}
+function kernelConvQ4(w: usize, B: usize, ldb: usize, pairs: i32, c: usize, ldc: usize, nrows: i32, ncols: i32,
+  rowScale: usize, rowBias: usize, sx: f32, act: i32, r: usize): void {
+  tileConvQ(4, w, B, ldb, pairs, c, ldc, nrows, ncols, rowScale, rowBias, sx, act, r);
 }
 
 // @ts-ignore: decorator
@@ -420,8 +461,10 @@ function convPanels(wide: usize, panelBytes: usize, B: usize, ldb: usize, pairs:
     const bq = B + (<usize>q << 2);
     for (let oc = 0; oc < OC; oc += 4) {
       const tile = <usize>(q0 + q) * 4 + <usize>oc * ldc;
-      kernelConvQ(wide + <usize>(oc >> 2) * panelBytes, bq, ldb, pairs, out + tile, ldc, min(4, OC - oc), ncols,
-        wscale + (<usize>oc << 2), b != 0 ? b + (<usize>oc << 2) : 0, sx, act, res != 0 ? res + tile : 0);
+      const wp = wide + <usize>(oc >> 2) * panelBytes, nr = min(4, OC - oc), rs = wscale + (<usize>oc << 2);
+      const rb = b != 0 ? b + (<usize>oc << 2) : 0, r = res != 0 ? res + tile : 0;
+      if (ncols > 4) kernelConvQ(wp, bq, ldb, pairs, out + tile, ldc, nr, ncols, rs, rb, sx, act, r);
+      else kernelConvQ4(wp, bq, ldb, pairs, out + tile, ldc, nr, ncols, rs, rb, sx, act, r);
     }
   }
 }

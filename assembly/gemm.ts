@@ -130,10 +130,12 @@ export function add_rows(out: usize, res: usize, n: i32): void {
 // @ts-ignore: decorator
 @inline const KB: i32 = 256;
 
-// 4 rows × 8 columns over the full K. Rows i ≥ nrows are not stored; their A pointers must still be readable (the
-// callers point them at a valid row).
-function kernel4x8(a0: usize, a1: usize, a2: usize, a3: usize, aCs: usize, b: usize, bRs: usize, K: i32,
-  c: usize, ldc: usize, nrows: i32, ncols: i32, colBias: usize, act: i32, r: usize): void {
+// R rows (1..4, a compile-time constant at every call) × 8 columns over the full K. Instantiated for each R so a
+// GEMM whose row count is not a multiple of 4 computes only its real rows in the last block (T = 29 tokens: 29 rows,
+// not 32); every row gets the same operations in the same order whatever R, so its bits do not depend on R.
+// @ts-ignore: decorator
+@inline function tileRx8(R: i32, a0: usize, a1: usize, a2: usize, a3: usize, aCs: usize, b: usize, bRs: usize, K: i32,
+  c: usize, ldc: usize, ncols: i32, colBias: usize, act: i32, r: usize): void {
   let t00 = f32x4.splat(0.0), t01 = f32x4.splat(0.0);
   let t10 = f32x4.splat(0.0), t11 = f32x4.splat(0.0);
   let t20 = f32x4.splat(0.0), t21 = f32x4.splat(0.0);
@@ -150,33 +152,62 @@ function kernel4x8(a0: usize, a1: usize, a2: usize, a3: usize, aCs: usize, b: us
       let s = v128.load32_splat(a0);
       c00 = madd(s, b0, c00);
       c01 = madd(s, b1, c01);
-      s = v128.load32_splat(a1);
-      c10 = madd(s, b0, c10);
-      c11 = madd(s, b1, c11);
-      s = v128.load32_splat(a2);
-      c20 = madd(s, b0, c20);
-      c21 = madd(s, b1, c21);
-      s = v128.load32_splat(a3);
-      c30 = madd(s, b0, c30);
-      c31 = madd(s, b1, c31);
-      a0 += aCs; a1 += aCs; a2 += aCs; a3 += aCs;
+      if (R > 1) {
+        s = v128.load32_splat(a1);
+        c10 = madd(s, b0, c10);
+        c11 = madd(s, b1, c11);
+      }
+      if (R > 2) {
+        s = v128.load32_splat(a2);
+        c20 = madd(s, b0, c20);
+        c21 = madd(s, b1, c21);
+      }
+      if (R > 3) {
+        s = v128.load32_splat(a3);
+        c30 = madd(s, b0, c30);
+        c31 = madd(s, b1, c31);
+      }
+      a0 += aCs;
+      if (R > 1) a1 += aCs;
+      if (R > 2) a2 += aCs;
+      if (R > 3) a3 += aCs;
       b += bRs;
     }
     t00 = f32x4.add(t00, c00); t01 = f32x4.add(t01, c01);
-    t10 = f32x4.add(t10, c10); t11 = f32x4.add(t11, c11);
-    t20 = f32x4.add(t20, c20); t21 = f32x4.add(t21, c21);
-    t30 = f32x4.add(t30, c30); t31 = f32x4.add(t31, c31);
+    if (R > 1) { t10 = f32x4.add(t10, c10); t11 = f32x4.add(t11, c11); }
+    if (R > 2) { t20 = f32x4.add(t20, c20); t21 = f32x4.add(t21, c21); }
+    if (R > 3) { t30 = f32x4.add(t30, c30); t31 = f32x4.add(t31, c31); }
   }
   const z = f32x4.splat(0.0);
   finishRow(c, t00, t01, ncols, colBias, z, act, r);
-  if (nrows > 1) finishRow(c + ldc, t10, t11, ncols, colBias, z, act, resRow(r, 1, ldc));
-  if (nrows > 2) finishRow(c + 2 * ldc, t20, t21, ncols, colBias, z, act, resRow(r, 2, ldc));
-  if (nrows > 3) finishRow(c + 3 * ldc, t30, t31, ncols, colBias, z, act, resRow(r, 3, ldc));
+  if (R > 1) finishRow(c + ldc, t10, t11, ncols, colBias, z, act, resRow(r, 1, ldc));
+  if (R > 2) finishRow(c + 2 * ldc, t20, t21, ncols, colBias, z, act, resRow(r, 2, ldc));
+  if (R > 3) finishRow(c + 3 * ldc, t30, t31, ncols, colBias, z, act, resRow(r, 3, ldc));
+}
+
+function kernel4x8(a0: usize, a1: usize, a2: usize, a3: usize, aCs: usize, b: usize, bRs: usize, K: i32,
+  c: usize, ldc: usize, ncols: i32, colBias: usize, act: i32, r: usize): void {
+  tileRx8(4, a0, a1, a2, a3, aCs, b, bRs, K, c, ldc, ncols, colBias, act, r);
+}
+function kernel3x8(a0: usize, a1: usize, a2: usize, aCs: usize, b: usize, bRs: usize, K: i32,
+  c: usize, ldc: usize, ncols: i32, colBias: usize, act: i32, r: usize): void {
+  tileRx8(3, a0, a1, a2, a2, aCs, b, bRs, K, c, ldc, ncols, colBias, act, r);
+}
+function kernel2x8(a0: usize, a1: usize, aCs: usize, b: usize, bRs: usize, K: i32,
+  c: usize, ldc: usize, ncols: i32, colBias: usize, act: i32, r: usize): void {
+  tileRx8(2, a0, a1, a1, a1, aCs, b, bRs, K, c, ldc, ncols, colBias, act, r);
+}
+function kernel1x8r(a0: usize, aCs: usize, b: usize, bRs: usize, K: i32,
+  c: usize, ldc: usize, ncols: i32, colBias: usize, act: i32, r: usize): void {
+  tileRx8(1, a0, a0, a0, a0, aCs, b, bRs, K, c, ldc, ncols, colBias, act, r);
 }
 
 // Conv flavour: A is a packed 4-row panel (the 4 values of step k are adjacent), so one pointer with constant
-// offsets replaces four; the bias is per row (output channel).
-function kernel4x8p(a: usize, b: usize, bRs: usize, K: i32,
+// offsets replaces four; the bias is per row (output channel). NC (8 or 4, a compile-time constant at every call)
+// columns: the 4-wide instance serves a last block of at most 4 columns (a 7×7 map has 49 = 6·8 + 1), computing half
+// the lanes of the 8-wide one with the same operations per element, so the bits do not depend on which one ran.
+// @ts-ignore: decorator
+@inline function tile4xNp(NC: i32, a: usize, b: usize, bRs: usize, K: i32,
   c: usize, ldc: usize, nrows: i32, ncols: i32, rowBias: usize, act: i32, r: usize): void {
   let t00 = f32x4.splat(0.0), t01 = f32x4.splat(0.0);
   let t10 = f32x4.splat(0.0), t11 = f32x4.splat(0.0);
@@ -190,31 +221,42 @@ function kernel4x8p(a: usize, b: usize, bRs: usize, K: i32,
     let c30 = f32x4.splat(0.0), c31 = f32x4.splat(0.0);
     for (let k = 0; k < kb; k++) {
       const b0 = v128.load(b);
-      const b1 = v128.load(b, 16);
+      const b1 = NC > 4 ? v128.load(b, 16) : b0;
       let s = v128.load32_splat(a);
       c00 = madd(s, b0, c00);
-      c01 = madd(s, b1, c01);
+      if (NC > 4) c01 = madd(s, b1, c01);
       s = v128.load32_splat(a, 4);
       c10 = madd(s, b0, c10);
-      c11 = madd(s, b1, c11);
+      if (NC > 4) c11 = madd(s, b1, c11);
       s = v128.load32_splat(a, 8);
       c20 = madd(s, b0, c20);
-      c21 = madd(s, b1, c21);
+      if (NC > 4) c21 = madd(s, b1, c21);
       s = v128.load32_splat(a, 12);
       c30 = madd(s, b0, c30);
-      c31 = madd(s, b1, c31);
+      if (NC > 4) c31 = madd(s, b1, c31);
       a += 16;
       b += bRs;
     }
-    t00 = f32x4.add(t00, c00); t01 = f32x4.add(t01, c01);
-    t10 = f32x4.add(t10, c10); t11 = f32x4.add(t11, c11);
-    t20 = f32x4.add(t20, c20); t21 = f32x4.add(t21, c21);
-    t30 = f32x4.add(t30, c30); t31 = f32x4.add(t31, c31);
+    t00 = f32x4.add(t00, c00); t10 = f32x4.add(t10, c10);
+    t20 = f32x4.add(t20, c20); t30 = f32x4.add(t30, c30);
+    if (NC > 4) {
+      t01 = f32x4.add(t01, c01); t11 = f32x4.add(t11, c11);
+      t21 = f32x4.add(t21, c21); t31 = f32x4.add(t31, c31);
+    }
   }
   finishRow(c, t00, t01, ncols, 0, rowBiasV(rowBias, 0), act, r);
   if (nrows > 1) finishRow(c + ldc, t10, t11, ncols, 0, rowBiasV(rowBias, 1), act, resRow(r, 1, ldc));
   if (nrows > 2) finishRow(c + 2 * ldc, t20, t21, ncols, 0, rowBiasV(rowBias, 2), act, resRow(r, 2, ldc));
   if (nrows > 3) finishRow(c + 3 * ldc, t30, t31, ncols, 0, rowBiasV(rowBias, 3), act, resRow(r, 3, ldc));
+}
+
+function kernel4x8p(a: usize, b: usize, bRs: usize, K: i32,
+  c: usize, ldc: usize, nrows: i32, ncols: i32, rowBias: usize, act: i32, r: usize): void {
+  tile4xNp(8, a, b, bRs, K, c, ldc, nrows, ncols, rowBias, act, r);
+}
+function kernel4x4p(a: usize, b: usize, bRs: usize, K: i32,
+  c: usize, ldc: usize, nrows: i32, ncols: i32, rowBias: usize, act: i32, r: usize): void {
+  tile4xNp(4, a, b, bRs, K, c, ldc, nrows, ncols, rowBias, act, r);
 }
 
 // One row (GEMV, M == 1) × 8 columns: 4-way unrolled over k into independent accumulators so the adds are not
@@ -315,12 +357,12 @@ export function linear(x: usize, packed: usize, b: usize, out: usize, M: i32, K:
       for (let i = i0; i < i1; i += 4) {
         const nrows = min(4, i1 - i);
         const a0 = x + <usize>i * xRow;
-        // Rows past the end re-read row i (valid memory); their results are dropped.
-        const a1 = nrows > 1 ? a0 + xRow : a0;
-        const a2 = nrows > 2 ? a0 + 2 * xRow : a0;
-        const a3 = nrows > 3 ? a0 + 3 * xRow : a0;
         const tile = <usize>i * ldc + (<usize>j << 2);
-        kernel4x8(a0, a1, a2, a3, 4, bp, GEMM_NR << 2, K, out + tile, ldc, nrows, ncols, cb, act, rt != 0 ? rt + tile : 0);
+        const c = out + tile, r = rt != 0 ? rt + tile : 0, bs: usize = GEMM_NR << 2;
+        if (nrows == 4) kernel4x8(a0, a0 + xRow, a0 + 2 * xRow, a0 + 3 * xRow, 4, bp, bs, K, c, ldc, ncols, cb, act, r);
+        else if (nrows == 3) kernel3x8(a0, a0 + xRow, a0 + 2 * xRow, 4, bp, bs, K, c, ldc, ncols, cb, act, r);
+        else if (nrows == 2) kernel2x8(a0, a0 + xRow, 4, bp, bs, K, c, ldc, ncols, cb, act, r);
+        else kernel1x8r(a0, 4, bp, bs, K, c, ldc, ncols, cb, act, r);
       }
     }
     // The MC×N block just written is contiguous and still in cache.
@@ -391,8 +433,9 @@ export function gemm_packed_a(apacked: usize, B: usize, ldb: i32, c: usize, ldc:
       for (let p = p0; p < p1; p++) {
         const i = p * 4;
         const tile = <usize>i * cRs + (<usize>j << 2);
-        kernel4x8p(apacked + <usize>p * aPanel, bp, bs, K, c + tile, cRs,
-          min(4, R - i), ncols, rowBias != 0 ? rowBias + (<usize>i << 2) : 0, act, rt != 0 ? rt + tile : 0);
+        const ap = apacked + <usize>p * aPanel, rb = rowBias != 0 ? rowBias + (<usize>i << 2) : 0, r = rt != 0 ? rt + tile : 0;
+        if (ncols > 4) kernel4x8p(ap, bp, bs, K, c + tile, cRs, min(4, R - i), ncols, rb, act, r);
+        else kernel4x4p(ap, bp, bs, K, c + tile, cRs, min(4, R - i), ncols, rb, act, r);
       }
     }
     if (act == 3) {

@@ -1,7 +1,8 @@
-// The fusions of the WASM kernels, held to the unfused sequence bit for bit:
+// The fusions and tail tiles of the WASM kernels, held to the unfused sequence / the full tile bit for bit:
 //  - the residual epilogue (`res`) of linear, conv2d (1×1, im2col in several chunks, grouped, depthwise), linear_q8,
 //    conv2d_q8, attention, attention_q8 and attention_causal: out = act(…) + res must equal the kernel without res
 //    followed by an f32 add, for every activation (GELU adds the residual after its pass), on odd shapes;
+//  - the GEMMs' tail tiles (1–3 rows, 4 columns): a row or pixel gets the same bits whatever the tile that computed it;
 //  - exit_gap_linear: gap → linear → exit_head in one call, the same probabilities and label, and close to a float64
 //    reference.
 // The unfused kernels themselves are checked against float64 references in the op table and the kernel tests.
@@ -148,6 +149,88 @@ test('attention, attention_q8 and attention_causal: the output projection adds r
       const qscratch = h.kern.alloc(E.attention_q8_scratch_bytes(T, D, heads), 16);
       checkResidual(`attention_q8 ${what}`, T * D, r,
         (out, res) => E.attention_q8(px, T, D, heads, qq, sq, pbq, qo, so, pbo, 0, window, out, qscratch, res));
+    });
+  }
+});
+
+test('linear and linear_q8: a row gets the same bits whatever the row count (the 1-, 2- and 3-row tail tiles)', () => {
+  let seed = 401;
+  for (const [K, N] of [[7, 10], [64, 33], [33, 8]]) {
+    for (const act of ACTS) {
+      h.scoped(() => {
+        const r = rng(seed++);
+        const E = h.kern.exports;
+        const MMAX = 11;
+        const px = h.putPoisoned(randn(r, MMAX * K, 1.5));
+        const pb = h.kern.putF32(randn(r, N, 0.5));
+        const pp = packedLinear(r, K, N);
+        const pq = packedLinearQ8(r, K, N);
+        const ps = putScales(r, N, 8, K);
+        const scratch = h.kern.alloc(E.linear_q8_scratch_bytes(MMAX, K), 16);
+        const run = (q8: boolean, M: number) => {
+          const out = h.guarded(M * N);
+          if (q8) E.linear_q8(px, pq, ps, pb, out.ptr, M, K, N, act, scratch);
+          else E.linear(px, pp, pb, out.ptr, M, K, N, act);
+          return new Uint32Array(out.read(`M=${M}`).buffer);
+        };
+        for (const q8 of [false, true]) {
+          const all = run(q8, MMAX);
+          // M = 1 runs the GEMV kernel, whose summation order differs on purpose; from 2 rows on, every M shares bits
+          for (let M = 2; M < MMAX; M++) {
+            const part = run(q8, M);
+            for (let i = 0; i < M * N; i++) {
+              if (part[i] !== all[i]) assert.unreachable(`${q8 ? 'linear_q8' : 'linear'} K=${K} N=${N} act=${act}: M=${M} element ${i} differs from M=${MMAX}`);
+            }
+          }
+        }
+      });
+    }
+  }
+});
+
+test('conv2d and conv2d_q8: an output channel gets the same bits in a 4-wide last column block as in an 8-wide one', () => {
+  // The same image with one more column of outputs moves a pixel from the 4-wide tail tile into an 8-wide tile
+  // (W = 7 → 49 outputs, tail of 1; W = 11 at the same rows → the same pixels inside full blocks): compare the pixels
+  // both convolutions compute, which are identical inputs to identical arithmetic.
+  let seed = 501;
+  for (const act of ACTS) {
+    h.scoped(() => {
+      const r = rng(seed++);
+      const E = h.kern.exports;
+      const C = 6, OC = 5, H = 7;
+      const x = randn(r, C * H * 7, 1.5);
+      const pb = h.kern.putF32(randn(r, OC, 0.5));
+      const pw = h.kern.putF32(randn(r, OC * C, 1 / Math.sqrt(C)));
+      const pp = h.kern.alloc(E.conv2d_packed_bytes(C, OC, 1, 1, 1));
+      E.conv2d_pack(pw, pp, C, OC, 1, 1, 1);
+      const pq = h.kern.alloc(E.conv2d_q8_packed_bytes(C, OC, 1, 1), 16);
+      E.conv2d_q8_pack(putI8(randomI8(r, OC * C)), pq, C, OC, 1, 1);
+      const ps = putScales(r, OC, 4, C);
+      // a 1×1 conv maps pixel to pixel: the 49 pixels as a 7×7 map (tail block of 1) and as 1×49 plus zero columns
+      // appended to make 56 = 7 full blocks; the int8 path's scale is per tensor, so the padding must not change the
+      // largest |x| (zeros do not)
+      const wide = new Float32Array(C * 56);
+      for (let c = 0; c < C; c++) wide.set(x.subarray(c * 49, c * 49 + 49), c * 56);
+      for (const q8 of [false, true]) {
+        const run = (xs: Float32Array, W: number, HW: number) => {
+          const px = h.putPoisoned(xs);
+          const out = h.guarded(OC * HW);
+          if (q8) {
+            const s = h.kern.alloc(E.conv2d_q8_scratch_bytes(C, 1, W, OC, 1, 1, 1, 0), 16);
+            E.conv2d_q8(px, pq, ps, pb, out.ptr, C, 1, W, OC, 1, 1, 1, 0, act, s);
+          } else {
+            const s = h.kern.alloc(E.conv2d_scratch_bytes(C, 1, W, OC, 1, 1, 1, 0, 1), 16);
+            E.conv2d(px, pp, pb, out.ptr, C, 1, W, OC, 1, 1, 1, 0, 1, act, s);
+          }
+          return new Uint32Array(out.read(`W=${W}`).buffer);
+        };
+        const tail = run(x, 49, 49), full = run(wide, 56, 56);
+        for (let oc = 0; oc < OC; oc++) {
+          for (let p = 0; p < 49; p++) {
+            if (tail[oc * 49 + p] !== full[oc * 56 + p]) assert.unreachable(`${q8 ? 'conv2d_q8' : 'conv2d'} act=${act}: channel ${oc} pixel ${p} differs`);
+          }
+        }
+      }
     });
   }
 });
