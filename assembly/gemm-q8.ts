@@ -42,10 +42,18 @@ function qmaxFor(Kp: i32): f32 {
   return <f32>max(1.0, min(32767.0, q));
 }
 
-/** max |x[i]| over n values (NaN is ignored). */
+/** max |x[i]| over n values (NaN is ignored). Four running maxima: one would be a chain of dependent pmax. */
 function absMax(x: usize, n: i32): f32 {
-  let m = f32x4.splat(0.0);
+  let m = f32x4.splat(0.0), m1 = m, m2 = m, m3 = m;
   let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const p = x + (<usize>i << 2);
+    m = f32x4.pmax(m, f32x4.abs(v128.load(p)));
+    m1 = f32x4.pmax(m1, f32x4.abs(v128.load(p, 16)));
+    m2 = f32x4.pmax(m2, f32x4.abs(v128.load(p, 32)));
+    m3 = f32x4.pmax(m3, f32x4.abs(v128.load(p, 48)));
+  }
+  m = f32x4.pmax(f32x4.pmax(m, m1), f32x4.pmax(m2, m3));
   for (; i + 4 <= n; i += 4) m = f32x4.pmax(m, f32x4.abs(v128.load(x + (<usize>i << 2))));
   let r = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
   for (; i < n; i++) {
