@@ -184,6 +184,21 @@ function kernelQ1x8(a0: usize, w: usize, pairs: i32, c: usize, ldc: usize,
   const s = f32x4.splat(sx);
   const v0 = clampAct(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a0), f32x4.mul(sw0, s)), b0), act);
   const v1 = clampAct(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a1), f32x4.mul(sw1, s)), b1), act);
+  storeQ(c, v0, v1, ncols, r);
+}
+
+// The store of the int8 tiles' rows: inlined for 8 columns without residual, a call otherwise (smaller tile code).
+// @ts-ignore: decorator
+@inline function storeQ(c: usize, v0: v128, v1: v128, ncols: i32, r: usize): void {
+  if (ncols == 8 && r == 0) {
+    v128.store(c, v0);
+    v128.store(c, v1, 16);
+  } else {
+    storeQAny(c, v0, v1, ncols, r);
+  }
+}
+
+function storeQAny(c: usize, v0: v128, v1: v128, ncols: i32, r: usize): void {
   storeRowRes(c, v0, v1, ncols, r);
 }
 
@@ -336,7 +351,7 @@ function kernelConvQ4(w: usize, B: usize, ldb: usize, pairs: i32, c: usize, ldc:
   const s = f32x4.splat(scale), bv = f32x4.splat(bias);
   const v0 = clampAct(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a0), s), bv), act);
   const v1 = clampAct(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(a1), s), bv), act);
-  storeRowRes(c, v0, v1, ncols, r);
+  storeQ(c, v0, v1, ncols, r);
 }
 
 /** Pair rows of a 1×1 conv's input: row kp, position p = (q(x[2kp, p]), q(x[2kp + 1, p])); channel C is zero. */

@@ -313,9 +313,11 @@ test('`splitee run --json` on a real stream, through `splitee serve` and in-proc
     const layers = mj.measured.layerMs.length;
     assert.ok(layers >= 2 && mj.measured.lambda.length === layers, `${layers} layers`);
     // The link is fitted as round trip + bytes / bandwidth: on loopback the fitted round trip may clamp at 0 (noise
-    // puts the intercept below it), the bandwidth must come out finite and positive.
+    // puts the intercept below it), and on a loaded machine the time may not grow with the frame size at all, which
+    // the fit reports as an unresolved (infinite, JSON null) bandwidth; otherwise it must be finite and positive.
+    const bw = mj.measured.bandwidthMbit;
     assert.ok(mj.measured.layerMs.every((x: number) => x >= 0) && mj.measured.rttMs >= 0
-      && Number.isFinite(mj.measured.bandwidthMbit) && mj.measured.bandwidthMbit > 0, JSON.stringify(mj.measured));
+      && (bw === null || (Number.isFinite(bw) && bw > 0)), JSON.stringify(mj.measured));
     assert.ok(Math.abs(mj.measured.lambda.reduce((x: number, y: number) => x + y, 0) - mj.measured.mu * mj.measured.layerMs.reduce((x: number, y: number) => x + y, 0)) < 1e-9);
     assert.is(mj.measured.offload.length, layers - 1);
     const clash = await runCli([...common, '--cloud', 'local', '--costs', 'measured', '--offload-cost', '0.1']);
