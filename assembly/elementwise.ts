@@ -3,115 +3,119 @@
 // a result never depends on where an element sits. `out` may equal an input: each element is read before it is written
 // and nothing else reads it afterwards.
 
-import { LOG2E, LN2_HI, LN2_LO, ROUND_SHIFT, fmaV, expTaylor4 } from './simd-math';
+import { LN2_HI, LN2_LO, fmaV } from './simd-math';
 
 // ---------------------------------------------------------------------------------------------------------------------
-// GELU, erf form: gelu(x) = 0.5·x·erfc(−x/√2), f32x4, relative error < 1e−6 for every output in the f32 normal range.
+// GELU, erf form: gelu(x) = x·Φ(x) = 0.5·x·erfc(−x/√2), f32x4, relative error < 1e−6 for every output in the f32
+// normal range.
 //
-// Writing it through erfc instead of 1 + erf keeps the relative accuracy for negative x, where 1 + erf cancels
-// (gelu(−9) ≈ −1e−18). With a = |x|/√2: erfc(a) = exp(−a²)·erfcx(a), and erfc(−a) = 2 − erfc(a) covers x > 0 (no
-// cancellation: it lies in [1, 2]).
-//  - erfcx(a)·(a + 3) is smooth and stays in [0.7, 3], so after t = (a − 3)/(a + 3) (mapping [0, ∞) to [−1, 1)) a
-//    degree-9 polynomial in t fits it to 3e−9 relative error on a ∈ [0, 11]; evaluated in f32 (Estrin form, below) the
-//    whole gelu stays within 5e−7 relative on a dense sweep of −15.5..15.5. The coefficients were fitted here
-//    (weighted least squares against a 40-digit erfcx).
-//  - exp(−a²) is where naive f32 loses: a² rounded to f32 is off by up to 4e−6 absolute at x = −9, i.e. a 4e−6 relative
-//    error after exp. So x² is formed exactly as hi + lo (|x| split into a 12-bit head, whose square is exact, and the
-//    rest; wasm has no fma) and lo joins the reduced argument. 2^k is applied as two factors so results below the f32 normal range underflow gradually instead of
-//    wrapping the exponent.
-//  - |x| is clamped to 15.5 (a ≤ 11, the fitted range); below x = −15.5 the result has underflowed and is −0, above
-//    +15.5 erfc(−a) is 2 to f32 precision, so gelu(x) = x.
-// The tail of the kernel runs the same vector code on a partly filled vector, so every path gives the
-// same bits for the same x (a GEMM with fused GELU matches this kernel exactly).
+// Everything goes through c = Φ(−|x|) ≤ ½, never 1 + erf, which cancels for negative x (gelu(−9) ≈ −1e−18):
+// gelu(x) = x·(1 − c) for x ≥ 0 (no cancellation, 1 − c ∈ [½, 1]) and x·c below. With u = |x|:
+//  - c = exp(−u²/2)·F(t), F = ½·erfcx(u/√2), t = (u − L)/(u + L). F is smooth and bounded and the map folds
+//    u ∈ [0, 13.2] into t ∈ [−1, 0.68], where a degree-8 polynomial fits F to 1e−7 relative (L = 2.5 is where the
+//    degree-8 error is lowest; degree 7 gives ≥ 4e−7).
+//  - exp(−u²/2) is where naive f32 loses: u² rounded to f32 is off by up to 4e−6 absolute at x = −9, i.e. a 2e−6
+//    relative error after exp. So u² is formed exactly as s + d (u split into a 12-bit head, whose square is exact, and
+//    the rest; wasm has no fma) and d joins the reduced argument: u² = r' − 2k·ln2, |r'| ≤ ln2, exp(−r'/2) by a
+//    degree-5 polynomial (1.2e−7 relative; degree 6 would give 3e−9 for one more multiply-add that the total
+//    error, dominated by f32 rounding, does not need).
+//  - gelu = max(x, 0) − u·c, which is x·(1 − c) for x ≥ 0 and x·c below, with no select. P carries a factor 2^−64 and
+//    the exponent field gets 2^(k+64), so every factor of u·c stays normal and only the last multiply can round into
+//    subnormals: results below the f32 normal range underflow gradually (gelu(−14) is within a few subnormal ulps).
+//  - u is clamped to 14.5 (the fit reaches there at 5e−7): below x = −14.5 the result has underflowed to 0, and above
+//    +14.5 1 − c is 1 in f32.
+// The polynomials are minimax fits for relative error, made for this kernel: a Remez exchange against 30-digit mpmath
+// values of F and exp, the coefficients rounded to f32 one at a time, lowest order first, with the remaining ones
+// refitted after each rounding (`python3 scripts/gelu-fit.py 8 5 2.5 13.2` reproduces them). In f32 the whole gelu
+// stays within 7.1e−7 relative (5.1e−7 with fused multiply-add) on dense sweeps of −13.1..13.1, where the outputs are
+// normal, and within 5.3e−7 on −9..9. The tail of the kernel runs
+// the same vector code on a partly filled vector, so every path gives the same bits for the same x (a GEMM with fused
+// GELU matches this kernel exactly).
 // ---------------------------------------------------------------------------------------------------------------------
 
 // @ts-ignore: decorator
-@inline const ERFCX_L: f32 = 3.0;
+@inline const UMAX: f32 = 14.5;
 // @ts-ignore: decorator
-@inline const AX_MAX: f32 = 15.5;
+@inline const ERFCX_L: f32 = 2.5;
+// F(t) ≈ Σ F_i tⁱ
 // @ts-ignore: decorator
-@inline const INV_SQRT2: f32 = 0.7071067811865476;
-// (a + 3)·erfcx(a) at a = 3(1 + t)/(1 − t) ≈ Σ H_i tⁱ
+@inline const F0: f32 = 0.14133134484291077;
 // @ts-ignore: decorator
-@inline const H0: f32 = 1.0740069150924683;
+@inline const F1: f32 = -0.22806981205940247;
 // @ts-ignore: decorator
-@inline const H1: f32 = -0.8833944797515869;
+@inline const F2: f32 = 0.11313503235578537;
 // @ts-ignore: decorator
-@inline const H2: f32 = 0.590228259563446;
+@inline const F3: f32 = -0.02454785257577896;
 // @ts-ignore: decorator
-@inline const H3: f32 = -0.3104657232761383;
+@inline const F4: f32 = -0.005117045249789953;
 // @ts-ignore: decorator
-@inline const H4: f32 = 0.11952996999025345;
+@inline const F5: f32 = 0.002940813545137644;
 // @ts-ignore: decorator
-@inline const H5: f32 = -0.026841601356863976;
+@inline const F6: f32 = 0.0007979132933542132;
 // @ts-ignore: decorator
-@inline const H6: f32 = -0.0012314539635553956;
+@inline const F7: f32 = -0.0003289355954620987;
 // @ts-ignore: decorator
-@inline const H7: f32 = 0.003081963397562504;
+@inline const F8: f32 = -0.0001529860746813938;
 // @ts-ignore: decorator
-@inline const H8: f32 = -0.00047405564691871405;
+@inline const TWO_M64: f32 = 5.421010862427522e-20;
+// 2^−64·exp(−r'/2) ≈ Σ P_i r'ⁱ on |r'| ≤ ln2 (the fitted coefficients times 2^−64, an exact scaling)
 // @ts-ignore: decorator
-@inline const H9: f32 = -0.0003205353859812021;
-
-// exp: y = k·ln2 + r, e^r by expTaylor4 (simd-math.ts, with the reduction constants). k = bits(kb) − ROUND_SHIFT's bits.
+@inline const P0: f32 = 1.0000001192092896 * TWO_M64;
 // @ts-ignore: decorator
-@inline const ROUND_SHIFT_BITS: i32 = 0x4b400000;
+@inline const P1: f32 = -0.5000001788139343 * TWO_M64;
+// @ts-ignore: decorator
+@inline const P2: f32 = 0.12499620020389557 * TWO_M64;
+// @ts-ignore: decorator
+@inline const P3: f32 = -0.020830821245908737 * TWO_M64;
+// @ts-ignore: decorator
+@inline const P4: f32 = 0.002622199011966586 * TWO_M64;
+// @ts-ignore: decorator
+@inline const P5: f32 = -0.00026638866984285414 * TWO_M64;
+// k = round(−u²·log2(e)/2): adding 1.5·2^23 + 191 rounds to an integer and leaves k + 127 + 64 in the low mantissa
+// bits (the constant's own low 9 bits are 0 apart from the 191, so shifting the bits left by 23 gives 2^(k+64)).
+// @ts-ignore: decorator
+@inline const NLOG2E_2: f32 = -0.7213475204444817;
+// @ts-ignore: decorator
+@inline const EXP_SHIFT: f32 = 12583103.0;
+// 2·ln2 = C1 + C2, C1 with 16 significant bits so k·C1 is exact for |k| < 2^8
+// @ts-ignore: decorator
+@inline const C1: f32 = 2 * LN2_HI;
+// @ts-ignore: decorator
+@inline const C2: f32 = 2 * LN2_LO;
 
 // The constants live in one static table read with plain v128 loads. Written as f32x4.splat of literals they become
-// v128.const in the loop body, which V8 rebuilds from immediates on every use (several instructions per constant,
-// ~30 constants); a 16-byte load is one instruction and hits L1.
+// v128.const, which V8 rebuilds from immediates on every use (several instructions per constant, 23 constants); a
+// 16-byte load is one instruction and hits L1.
 // @ts-ignore: decorator
-@inline const G_ONE = 0;
+@inline const G_UMAX = 0;
 // @ts-ignore: decorator
-@inline const G_AXMAX = 16;
+@inline const G_L = 16;
 // @ts-ignore: decorator
-@inline const G_INVSQRT2 = 32;
+@inline const G_F = 32; // F0..F8 at G_F + 16·i
 // @ts-ignore: decorator
-@inline const G_L = 48;
+@inline const G_P = 176; // P0..P5 at G_P + 16·i
 // @ts-ignore: decorator
-@inline const G_H = 64; // H0..H9 at G_H + 16·i
+@inline const G_NLOG2E_2 = 272;
 // @ts-ignore: decorator
-@inline const G_MHALF = 240;
+@inline const G_SHIFT = 288;
 // @ts-ignore: decorator
-@inline const G_LOG2E = 256;
+@inline const G_C1 = 304;
 // @ts-ignore: decorator
-@inline const G_SHIFT = 272;
-// @ts-ignore: decorator
-@inline const G_LN2HI = 288;
-// @ts-ignore: decorator
-@inline const G_LN2LO = 304;
-// @ts-ignore: decorator
-@inline const G_HALF = 320;
-// @ts-ignore: decorator
-@inline const G_TWO = 336;
-// @ts-ignore: decorator
-@inline const G_NAXMAX = 352;
-// @ts-ignore: decorator
-@inline const G_NZERO = 368;
+@inline const G_C2 = 320;
 
-// the integer constants of the exponent arithmetic: ROUND_SHIFT's bits, then the f32 exponent bias
-const GI = memory.data<i32>([
-  ROUND_SHIFT_BITS, ROUND_SHIFT_BITS, ROUND_SHIFT_BITS, ROUND_SHIFT_BITS, 127, 127, 127, 127,
-  -4096, -4096, -4096, -4096, // 0xFFFFF000: keeps the top 12 significant bits
-], 16);
+// 0xFFFFF000 keeps the top 12 significant bits; 0x7FFFFFFF clears the sign (a load: f32x4.abs is 3 instructions in V8)
+const GI = memory.data<i32>([-4096, -4096, -4096, -4096, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff], 16);
 
 const GC = memory.data<f32>([
-  1.0, 1.0, 1.0, 1.0,
-  AX_MAX, AX_MAX, AX_MAX, AX_MAX,
-  INV_SQRT2, INV_SQRT2, INV_SQRT2, INV_SQRT2,
+  UMAX, UMAX, UMAX, UMAX,
   ERFCX_L, ERFCX_L, ERFCX_L, ERFCX_L,
-  H0, H0, H0, H0, H1, H1, H1, H1, H2, H2, H2, H2, H3, H3, H3, H3, H4, H4, H4, H4,
-  H5, H5, H5, H5, H6, H6, H6, H6, H7, H7, H7, H7, H8, H8, H8, H8, H9, H9, H9, H9,
-  0, 0, 0, 0, // free slot (keeps the offsets above)
-  -0.5, -0.5, -0.5, -0.5,
-  LOG2E, LOG2E, LOG2E, LOG2E,
-  ROUND_SHIFT, ROUND_SHIFT, ROUND_SHIFT, ROUND_SHIFT,
-  LN2_HI, LN2_HI, LN2_HI, LN2_HI,
-  LN2_LO, LN2_LO, LN2_LO, LN2_LO,
-  0.5, 0.5, 0.5, 0.5,
-  2.0, 2.0, 2.0, 2.0,
-  -AX_MAX, -AX_MAX, -AX_MAX, -AX_MAX,
-  -0.0, -0.0, -0.0, -0.0,
+  F0, F0, F0, F0, F1, F1, F1, F1, F2, F2, F2, F2, F3, F3, F3, F3, F4, F4, F4, F4,
+  F5, F5, F5, F5, F6, F6, F6, F6, F7, F7, F7, F7, F8, F8, F8, F8,
+  P0, P0, P0, P0, P1, P1, P1, P1, P2, P2, P2, P2, P3, P3, P3, P3, P4, P4, P4, P4, P5, P5, P5, P5,
+  NLOG2E_2, NLOG2E_2, NLOG2E_2, NLOG2E_2,
+  EXP_SHIFT, EXP_SHIFT, EXP_SHIFT, EXP_SHIFT,
+  C1, C1, C1, C1,
+  C2, C2, C2, C2,
 ], 16);
 
 // @ts-ignore: decorator
@@ -119,158 +123,173 @@ const GC = memory.data<f32>([
   return v128.load(GC + <usize>off);
 }
 
-// Both polynomials are evaluated in Estrin form (pairs, then t², t⁴, t⁸): the same terms as Horner but a dependency
-// chain of ~4 multiply-adds instead of 9, so consecutive vectors overlap in the CPU instead of waiting on each other.
+// F is evaluated as pairs (F_i + F_i+1·t) combined by Horner in t², P by plain Horner. With three vectors interleaved
+// (gelu4x3) the CPU has independent work enough: full Estrin form (pairs, then t², t⁴), with shorter dependency chains
+// but one more multiply, ran 12–14 % slower; plain Horner for F ran as fast but rounds a little worse near x = −13
+// (8e−7 instead of 7e−7).
 // @ts-ignore: decorator
 @inline function gelu4(x: v128): v128 {
-  // pmin is one instruction (min needs a NaN fix-up sequence in V8); NaN in x stays NaN: 15.5 < NaN is false.
-  const ax = f32x4.pmin(f32x4.abs(x), gc(G_AXMAX));
+  const cABS = v128.load(GI, 16);
+  const cHEAD = v128.load(GI);
+  const cUMAX = gc(G_UMAX);
+  const cL = gc(G_L);
+  const cNLOG2E_2 = gc(G_NLOG2E_2);
+  const cSHIFT = gc(G_SHIFT);
+  const cC1 = gc(G_C1);
+  const cC2 = gc(G_C2);
+  const cF0 = gc(G_F);
+  const cF1 = gc(G_F + 16);
+  const cF2 = gc(G_F + 32);
+  const cF3 = gc(G_F + 48);
+  const cF4 = gc(G_F + 64);
+  const cF5 = gc(G_F + 80);
+  const cF6 = gc(G_F + 96);
+  const cF7 = gc(G_F + 112);
+  const cF8 = gc(G_F + 128);
+  const cP0 = gc(G_P);
+  const cP1 = gc(G_P + 16);
+  const cP2 = gc(G_P + 32);
+  const cP3 = gc(G_P + 48);
+  const cP4 = gc(G_P + 64);
+  const cP5 = gc(G_P + 80);
+  // pmin is one instruction (min needs a NaN fix-up sequence in V8); NaN stays NaN: UMAX < NaN is false.
+  const u = f32x4.pmin(v128.and(x, cABS), cUMAX);
 
-  // erfcx(a) = H(t)/(a + 3)
-  const a = f32x4.mul(ax, gc(G_INVSQRT2));
-  const L = gc(G_L);
-  const inv = f32x4.div(gc(G_ONE), f32x4.add(a, L));
-  const t = f32x4.mul(f32x4.sub(a, L), inv);
+  // F(t) = ½·erfcx(u/√2), t = (u − L)/(u + L)
+  const t = f32x4.div(f32x4.sub(u, cL), f32x4.add(u, cL));
   const t2 = f32x4.mul(t, t);
-  const t4 = f32x4.mul(t2, t2);
-  const t8 = f32x4.mul(t4, t4);
-  const h01 = fmaV(gc(G_H + 16), t, gc(G_H));
-  const h23 = fmaV(gc(G_H + 48), t, gc(G_H + 32));
-  const h45 = fmaV(gc(G_H + 80), t, gc(G_H + 64));
-  const h67 = fmaV(gc(G_H + 112), t, gc(G_H + 96));
-  const h89 = fmaV(gc(G_H + 144), t, gc(G_H + 128));
-  const h03 = fmaV(h23, t2, h01);
-  const h47 = fmaV(h67, t2, h45);
-  const h = fmaV(fmaV(h89, t4, h47), t4, h03);
+  const f01 = fmaV(cF1, t, cF0);
+  const f23 = fmaV(cF3, t, cF2);
+  const f45 = fmaV(cF5, t, cF4);
+  const f67 = fmaV(cF7, t, cF6);
+  const f = fmaV(fmaV(fmaV(fmaV(cF8, t2, f67), t2, f45), t2, f23), t2, f01);
 
-  // −a² = −x²/2 = y + dy: xh (|x| with its low 12 mantissa bits cleared) has 12 significant bits, so y = −xh²/2 is
-  // exact; xl = |x| − xh is exact too, and dy = −xl·(xh + |x|)/2 (≤ 2^−11·|y|) only needs its own f32 rounding.
-  const xh = v128.and(ax, v128.load(GI, 32));
-  const xl = f32x4.sub(ax, xh);
-  const half = gc(G_MHALF);
-  const y = f32x4.mul(xh, f32x4.mul(xh, half));
-  const dy = f32x4.mul(xl, f32x4.mul(f32x4.add(xh, ax), half));
+  // u² = s + d: uh (u with its low 12 mantissa bits cleared) has 12 significant bits, so s = uh² is exact; ul = u − uh
+  // is exact too, and d = ul·(uh + u) (< 2^−10·s) only needs its own f32 rounding. k comes from the rounded u².
+  const uh = v128.and(u, cHEAD);
+  const s = f32x4.mul(uh, uh);
+  const d = f32x4.mul(f32x4.sub(u, uh), f32x4.add(uh, u));
+  const kb = fmaV(f32x4.mul(u, u), cNLOG2E_2, cSHIFT);
+  const k = f32x4.sub(kb, cSHIFT);
+  // r' = u² + 2k·ln2: k·C1 is exact and cancels most of s exactly (Sterbenz), so only d and k·C2 are rounded
+  const r = fmaV(k, cC2, f32x4.add(fmaV(k, cC1, s), d));
+  const e = fmaV(fmaV(fmaV(fmaV(fmaV(cP5, r, cP4), r, cP3), r, cP2), r, cP1), r, cP0);
 
-  // exp(y + dy) = e^r · 2^k1 · 2^k2
-  const shift = gc(G_SHIFT);
-  const kb = f32x4.add(f32x4.mul(y, gc(G_LOG2E)), shift);
-  const k = f32x4.sub(kb, shift);
-  const r = f32x4.add(f32x4.sub(f32x4.sub(y, f32x4.mul(k, gc(G_LN2HI))), f32x4.mul(k, gc(G_LN2LO))), dy);
-  const e = expTaylor4(r);
-  const ki = i32x4.sub(kb, v128.load(GI));
-  const k1 = i32x4.shr_s(ki, 1);
-  const bias = v128.load(GI, 16);
-  const s1 = i32x4.shl(i32x4.add(k1, bias), 23);
-  const s2 = i32x4.shl(i32x4.add(i32x4.sub(ki, k1), bias), 23);
-
-  // erfc(a) = e·h·inv·2^k; for x < 0, 0.5·x·2^k1 (normal) is folded in first so only the last multiply can underflow
-  const m = f32x4.mul(e, f32x4.mul(h, inv));
-  const hx = f32x4.mul(x, gc(G_HALF));
-  const neg = f32x4.mul(f32x4.mul(m, f32x4.mul(hx, s1)), s2);
-  const pos = f32x4.mul(hx, f32x4.sub(gc(G_TWO), f32x4.mul(m, f32x4.mul(s1, s2))));
-  const g = v128.bitselect(pos, neg, f32x4.gt(x, f32x4.splat(0)));
-  return v128.bitselect(gc(G_NZERO), g, f32x4.lt(x, gc(G_NAXMAX)));
+  // gelu = max(x, 0) − u·c: x·(1 − c) for x ≥ 0 and x·c below, with no select. P's coefficients carry a factor 2^−64
+  // and the shift gives 2^(k+64), so u·c = (e·F)·(u·2^(k+64)) is a product of normal numbers whose last multiply is
+  // the only rounding into subnormals: results below the f32 normal range underflow gradually. pmax keeps −0 and NaN.
+  const w = f32x4.mul(f32x4.mul(e, f), f32x4.mul(u, i32x4.shl(kb, 23)));
+  return f32x4.sub(f32x4.pmax(x, f32x4.splat(0)), w);
 }
 
 /**
- * gelu4 on two vectors (x_a, x_b) with their instructions interleaved, generated from gelu4 statement by statement, so
- * each lane gets exactly gelu4's bits. V8 keeps the wasm instruction order, and one gelu4 is a ~60-cycle dependency
- * chain that the CPU only partly overlaps with the next; two independent chains side by side fill the gaps
- * (~12 % faster than one vector per step, where Estrin over Horner gave ~20 %).
+ * gelu4 on three vectors (x_a, x_b, x_c) with their instructions interleaved, generated from gelu4 statement by
+ * statement, so each lane gets exactly gelu4's bits. V8 keeps the wasm instruction order, and one gelu4 is a long
+ * dependency chain (the division, then the polynomial) that the CPU only partly overlaps with the next; independent
+ * chains side by side fill the gaps. Three per step ran 8 % faster than two in the plain build (four: slower again,
+ * register spills); with fused multiply-adds (the relaxed build) the chains are shorter and two ran 7 % faster.
+ * The constants come in as arguments, loaded once before gelu's loop: loaded in the loop body, V8 loads them all at the
+ * top of each iteration and then spills most of them to the stack, one store and one reload each.
  */
 // @ts-ignore: decorator
-@inline function gelu4x2(x_a: v128, x_b: v128, out: usize): void {
-  // pmin is one instruction (min needs a NaN fix-up sequence in V8); NaN in x stays NaN: 15.5 < NaN is false.
-  const ax_a = f32x4.pmin(f32x4.abs(x_a), gc(G_AXMAX));
-  const ax_b = f32x4.pmin(f32x4.abs(x_b), gc(G_AXMAX));
+@inline function gelu4x3(x_a: v128, x_b: v128, x_c: v128, out: usize,
+  cABS: v128, cHEAD: v128, cUMAX: v128, cL: v128, cNLOG2E_2: v128, cSHIFT: v128, cC1: v128, cC2: v128,
+  cF0: v128, cF1: v128, cF2: v128, cF3: v128, cF4: v128, cF5: v128, cF6: v128, cF7: v128, cF8: v128,
+  cP0: v128, cP1: v128, cP2: v128, cP3: v128, cP4: v128, cP5: v128): void {
+  // pmin is one instruction (min needs a NaN fix-up sequence in V8); NaN stays NaN: UMAX < NaN is false.
+  const u_a = f32x4.pmin(v128.and(x_a, cABS), cUMAX);
+  const u_b = f32x4.pmin(v128.and(x_b, cABS), cUMAX);
+  const u_c = f32x4.pmin(v128.and(x_c, cABS), cUMAX);
 
-  // erfcx(a) = H(t)/(a + 3)
-  const a_a = f32x4.mul(ax_a, gc(G_INVSQRT2));
-  const a_b = f32x4.mul(ax_b, gc(G_INVSQRT2));
-  const L_a = gc(G_L);
-  const L_b = gc(G_L);
-  const inv_a = f32x4.div(gc(G_ONE), f32x4.add(a_a, L_a));
-  const inv_b = f32x4.div(gc(G_ONE), f32x4.add(a_b, L_b));
-  const t_a = f32x4.mul(f32x4.sub(a_a, L_a), inv_a);
-  const t_b = f32x4.mul(f32x4.sub(a_b, L_b), inv_b);
+  // F(t) = ½·erfcx(u/√2), t = (u − L)/(u + L)
+  const t_a = f32x4.div(f32x4.sub(u_a, cL), f32x4.add(u_a, cL));
+  const t_b = f32x4.div(f32x4.sub(u_b, cL), f32x4.add(u_b, cL));
+  const t_c = f32x4.div(f32x4.sub(u_c, cL), f32x4.add(u_c, cL));
   const t2_a = f32x4.mul(t_a, t_a);
   const t2_b = f32x4.mul(t_b, t_b);
-  const t4_a = f32x4.mul(t2_a, t2_a);
-  const t4_b = f32x4.mul(t2_b, t2_b);
-  const t8_a = f32x4.mul(t4_a, t4_a);
-  const t8_b = f32x4.mul(t4_b, t4_b);
-  const h01_a = fmaV(gc(G_H + 16), t_a, gc(G_H));
-  const h01_b = fmaV(gc(G_H + 16), t_b, gc(G_H));
-  const h23_a = fmaV(gc(G_H + 48), t_a, gc(G_H + 32));
-  const h23_b = fmaV(gc(G_H + 48), t_b, gc(G_H + 32));
-  const h45_a = fmaV(gc(G_H + 80), t_a, gc(G_H + 64));
-  const h45_b = fmaV(gc(G_H + 80), t_b, gc(G_H + 64));
-  const h67_a = fmaV(gc(G_H + 112), t_a, gc(G_H + 96));
-  const h67_b = fmaV(gc(G_H + 112), t_b, gc(G_H + 96));
-  const h89_a = fmaV(gc(G_H + 144), t_a, gc(G_H + 128));
-  const h89_b = fmaV(gc(G_H + 144), t_b, gc(G_H + 128));
-  const h03_a = fmaV(h23_a, t2_a, h01_a);
-  const h03_b = fmaV(h23_b, t2_b, h01_b);
-  const h47_a = fmaV(h67_a, t2_a, h45_a);
-  const h47_b = fmaV(h67_b, t2_b, h45_b);
-  const h_a = fmaV(fmaV(h89_a, t4_a, h47_a), t4_a, h03_a);
-  const h_b = fmaV(fmaV(h89_b, t4_b, h47_b), t4_b, h03_b);
+  const t2_c = f32x4.mul(t_c, t_c);
+  const f01_a = fmaV(cF1, t_a, cF0);
+  const f01_b = fmaV(cF1, t_b, cF0);
+  const f01_c = fmaV(cF1, t_c, cF0);
+  const f23_a = fmaV(cF3, t_a, cF2);
+  const f23_b = fmaV(cF3, t_b, cF2);
+  const f23_c = fmaV(cF3, t_c, cF2);
+  const f45_a = fmaV(cF5, t_a, cF4);
+  const f45_b = fmaV(cF5, t_b, cF4);
+  const f45_c = fmaV(cF5, t_c, cF4);
+  const f67_a = fmaV(cF7, t_a, cF6);
+  const f67_b = fmaV(cF7, t_b, cF6);
+  const f67_c = fmaV(cF7, t_c, cF6);
+  const f_a = fmaV(fmaV(fmaV(fmaV(cF8, t2_a, f67_a), t2_a, f45_a), t2_a, f23_a), t2_a, f01_a);
+  const f_b = fmaV(fmaV(fmaV(fmaV(cF8, t2_b, f67_b), t2_b, f45_b), t2_b, f23_b), t2_b, f01_b);
+  const f_c = fmaV(fmaV(fmaV(fmaV(cF8, t2_c, f67_c), t2_c, f45_c), t2_c, f23_c), t2_c, f01_c);
 
-  // −a² = −x²/2 = y + dy: xh (|x| with its low 12 mantissa bits cleared) has 12 significant bits, so y = −xh²/2 is
-  // exact; xl = |x| − xh is exact too, and dy = −xl·(xh + |x|)/2 (≤ 2^−11·|y|) only needs its own f32 rounding.
-  const xh_a = v128.and(ax_a, v128.load(GI, 32));
-  const xh_b = v128.and(ax_b, v128.load(GI, 32));
-  const xl_a = f32x4.sub(ax_a, xh_a);
-  const xl_b = f32x4.sub(ax_b, xh_b);
-  const half_a = gc(G_MHALF);
-  const half_b = gc(G_MHALF);
-  const y_a = f32x4.mul(xh_a, f32x4.mul(xh_a, half_a));
-  const y_b = f32x4.mul(xh_b, f32x4.mul(xh_b, half_b));
-  const dy_a = f32x4.mul(xl_a, f32x4.mul(f32x4.add(xh_a, ax_a), half_a));
-  const dy_b = f32x4.mul(xl_b, f32x4.mul(f32x4.add(xh_b, ax_b), half_b));
+  // u² = s + d: uh (u with its low 12 mantissa bits cleared) has 12 significant bits, so s = uh² is exact; ul = u − uh
+  // is exact too, and d = ul·(uh + u) (< 2^−10·s) only needs its own f32 rounding. k comes from the rounded u².
+  const uh_a = v128.and(u_a, cHEAD);
+  const uh_b = v128.and(u_b, cHEAD);
+  const uh_c = v128.and(u_c, cHEAD);
+  const s_a = f32x4.mul(uh_a, uh_a);
+  const s_b = f32x4.mul(uh_b, uh_b);
+  const s_c = f32x4.mul(uh_c, uh_c);
+  const d_a = f32x4.mul(f32x4.sub(u_a, uh_a), f32x4.add(uh_a, u_a));
+  const d_b = f32x4.mul(f32x4.sub(u_b, uh_b), f32x4.add(uh_b, u_b));
+  const d_c = f32x4.mul(f32x4.sub(u_c, uh_c), f32x4.add(uh_c, u_c));
+  const kb_a = fmaV(f32x4.mul(u_a, u_a), cNLOG2E_2, cSHIFT);
+  const kb_b = fmaV(f32x4.mul(u_b, u_b), cNLOG2E_2, cSHIFT);
+  const kb_c = fmaV(f32x4.mul(u_c, u_c), cNLOG2E_2, cSHIFT);
+  const k_a = f32x4.sub(kb_a, cSHIFT);
+  const k_b = f32x4.sub(kb_b, cSHIFT);
+  const k_c = f32x4.sub(kb_c, cSHIFT);
+  // r' = u² + 2k·ln2: k·C1 is exact and cancels most of s exactly (Sterbenz), so only d and k·C2 are rounded
+  const r_a = fmaV(k_a, cC2, f32x4.add(fmaV(k_a, cC1, s_a), d_a));
+  const r_b = fmaV(k_b, cC2, f32x4.add(fmaV(k_b, cC1, s_b), d_b));
+  const r_c = fmaV(k_c, cC2, f32x4.add(fmaV(k_c, cC1, s_c), d_c));
+  const e_a = fmaV(fmaV(fmaV(fmaV(fmaV(cP5, r_a, cP4), r_a, cP3), r_a, cP2), r_a, cP1), r_a, cP0);
+  const e_b = fmaV(fmaV(fmaV(fmaV(fmaV(cP5, r_b, cP4), r_b, cP3), r_b, cP2), r_b, cP1), r_b, cP0);
+  const e_c = fmaV(fmaV(fmaV(fmaV(fmaV(cP5, r_c, cP4), r_c, cP3), r_c, cP2), r_c, cP1), r_c, cP0);
 
-  // exp(y + dy) = e^r · 2^k1 · 2^k2
-  const shift_a = gc(G_SHIFT);
-  const shift_b = gc(G_SHIFT);
-  const kb_a = f32x4.add(f32x4.mul(y_a, gc(G_LOG2E)), shift_a);
-  const kb_b = f32x4.add(f32x4.mul(y_b, gc(G_LOG2E)), shift_b);
-  const k_a = f32x4.sub(kb_a, shift_a);
-  const k_b = f32x4.sub(kb_b, shift_b);
-  const r_a = f32x4.add(f32x4.sub(f32x4.sub(y_a, f32x4.mul(k_a, gc(G_LN2HI))), f32x4.mul(k_a, gc(G_LN2LO))), dy_a);
-  const r_b = f32x4.add(f32x4.sub(f32x4.sub(y_b, f32x4.mul(k_b, gc(G_LN2HI))), f32x4.mul(k_b, gc(G_LN2LO))), dy_b);
-  const e_a = expTaylor4(r_a);
-  const e_b = expTaylor4(r_b);
-  const ki_a = i32x4.sub(kb_a, v128.load(GI));
-  const ki_b = i32x4.sub(kb_b, v128.load(GI));
-  const k1_a = i32x4.shr_s(ki_a, 1);
-  const k1_b = i32x4.shr_s(ki_b, 1);
-  const bias_a = v128.load(GI, 16);
-  const bias_b = v128.load(GI, 16);
-  const s1_a = i32x4.shl(i32x4.add(k1_a, bias_a), 23);
-  const s1_b = i32x4.shl(i32x4.add(k1_b, bias_b), 23);
-  const s2_a = i32x4.shl(i32x4.add(i32x4.sub(ki_a, k1_a), bias_a), 23);
-  const s2_b = i32x4.shl(i32x4.add(i32x4.sub(ki_b, k1_b), bias_b), 23);
-
-  // erfc(a) = e·h·inv·2^k; for x < 0, 0.5·x·2^k1 (normal) is folded in first so only the last multiply can underflow
-  const m_a = f32x4.mul(e_a, f32x4.mul(h_a, inv_a));
-  const m_b = f32x4.mul(e_b, f32x4.mul(h_b, inv_b));
-  const hx_a = f32x4.mul(x_a, gc(G_HALF));
-  const hx_b = f32x4.mul(x_b, gc(G_HALF));
-  const neg_a = f32x4.mul(f32x4.mul(m_a, f32x4.mul(hx_a, s1_a)), s2_a);
-  const neg_b = f32x4.mul(f32x4.mul(m_b, f32x4.mul(hx_b, s1_b)), s2_b);
-  const pos_a = f32x4.mul(hx_a, f32x4.sub(gc(G_TWO), f32x4.mul(m_a, f32x4.mul(s1_a, s2_a))));
-  const pos_b = f32x4.mul(hx_b, f32x4.sub(gc(G_TWO), f32x4.mul(m_b, f32x4.mul(s1_b, s2_b))));
-  const g_a = v128.bitselect(pos_a, neg_a, f32x4.gt(x_a, f32x4.splat(0)));
-  const g_b = v128.bitselect(pos_b, neg_b, f32x4.gt(x_b, f32x4.splat(0)));
-  v128.store(out, v128.bitselect(gc(G_NZERO), g_a, f32x4.lt(x_a, gc(G_NAXMAX))));
-  v128.store(out, v128.bitselect(gc(G_NZERO), g_b, f32x4.lt(x_b, gc(G_NAXMAX))), 16);
+  // gelu = max(x, 0) − u·c: x·(1 − c) for x ≥ 0 and x·c below, with no select. P's coefficients carry a factor 2^−64
+  // and the shift gives 2^(k+64), so u·c = (e·F)·(u·2^(k+64)) is a product of normal numbers whose last multiply is
+  // the only rounding into subnormals: results below the f32 normal range underflow gradually. pmax keeps −0 and NaN.
+  const w_a = f32x4.mul(f32x4.mul(e_a, f_a), f32x4.mul(u_a, i32x4.shl(kb_a, 23)));
+  const w_b = f32x4.mul(f32x4.mul(e_b, f_b), f32x4.mul(u_b, i32x4.shl(kb_b, 23)));
+  const w_c = f32x4.mul(f32x4.mul(e_c, f_c), f32x4.mul(u_c, i32x4.shl(kb_c, 23)));
+  v128.store(out, f32x4.sub(f32x4.pmax(x_a, f32x4.splat(0)), w_a));
+  v128.store(out, f32x4.sub(f32x4.pmax(x_b, f32x4.splat(0)), w_b), 16);
+  v128.store(out, f32x4.sub(f32x4.pmax(x_c, f32x4.splat(0)), w_c), 32);
 }
 
 export function gelu(x: usize, out: usize, n: i32): void {
+  const cABS = v128.load(GI, 16);
+  const cHEAD = v128.load(GI);
+  const cUMAX = gc(G_UMAX);
+  const cL = gc(G_L);
+  const cNLOG2E_2 = gc(G_NLOG2E_2);
+  const cSHIFT = gc(G_SHIFT);
+  const cC1 = gc(G_C1);
+  const cC2 = gc(G_C2);
+  const cF0 = gc(G_F);
+  const cF1 = gc(G_F + 16);
+  const cF2 = gc(G_F + 32);
+  const cF3 = gc(G_F + 48);
+  const cF4 = gc(G_F + 64);
+  const cF5 = gc(G_F + 80);
+  const cF6 = gc(G_F + 96);
+  const cF7 = gc(G_F + 112);
+  const cF8 = gc(G_F + 128);
+  const cP0 = gc(G_P);
+  const cP1 = gc(G_P + 16);
+  const cP2 = gc(G_P + 32);
+  const cP3 = gc(G_P + 48);
+  const cP4 = gc(G_P + 64);
+  const cP5 = gc(G_P + 80);
   let i = 0;
-  for (; i + 8 <= n; i += 8) {
+  for (; i + 12 <= n; i += 12) {
     const off = <usize>i << 2;
-    gelu4x2(v128.load(x + off), v128.load(x + off, 16), out + off);
+    gelu4x3(v128.load(x + off), v128.load(x + off, 16), v128.load(x + off, 32), out + off,
+      cABS, cHEAD, cUMAX, cL, cNLOG2E_2, cSHIFT, cC1, cC2, cF0, cF1, cF2, cF3, cF4, cF5, cF6, cF7, cF8,
+      cP0, cP1, cP2, cP3, cP4, cP5);
   }
   for (; i + 4 <= n; i += 4) {
     const off = <usize>i << 2;

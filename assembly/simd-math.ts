@@ -1,7 +1,7 @@
-// f32x4 building blocks shared by the kernels that need exp (gelu in elementwise.ts, softmax in norm.ts). Only what
-// is really the same in both lives here: the range-reduction constants and e^r on the reduced argument. How each
-// kernel reduces its argument and applies 2^k differs on purpose (gelu splits 2^k in two for gradual underflow,
-// softmax flushes below −87.33) and stays with the kernel.
+// f32x4 building blocks shared by the kernels that need exp (softmax in softmax.ts, the activations in
+// activation-ops.ts; gelu in elementwise.ts uses only the ln2 split and fmaV). Only what is really the same in all of
+// them lives here: the range-reduction constants and e^r on the reduced argument. How each kernel reduces its argument
+// and applies 2^k differs on purpose (softmax flushes below −87.33) and stays with the kernel.
 import { madd } from './simd';
 
 // exp(y) = 2^k·e^r with k = round(y·log2 e) and r = y − k·ln2, |r| ≲ ln2/2. LN2_HI has 16 significant bits, so k·LN2_HI
