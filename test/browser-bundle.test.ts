@@ -68,8 +68,9 @@ test('the bundle is one self-contained ES module', () => {
   assert.match(src, /AGFzbQ/, 'the WASM kernels (base64 "\\0asm") are not inlined');
   const size = statSync(bundle).size;
   console.log(`  dist/splitee.browser.js: ${(size / 1024).toFixed(1)} KiB`);
-  // A budget, so growth is a decision: both kernel builds are inlined (base64), ~75 KB each with the int8 kernels and the tail tiles.
-  assert.ok(size < 440 * 1024, `the bundle grew to ${size} bytes`);
+  // A budget, so growth is a decision: both kernel builds are inlined (base64), ~85 KB each with the int8 kernels, the
+  // tail tiles and the depthwise sweeps specialised per activation.
+  assert.ok(size < 470 * 1024, `the bundle grew to ${size} bytes`);
 });
 
 for (const [name, limit] of [['fmnist-cnn', 40], ['sst2-transformer', 20]] as const) {

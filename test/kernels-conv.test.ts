@@ -106,6 +106,12 @@ test('conv2d: no access past x, the packed weight, the bias, scratch or out (eac
     { C: 3, H: 8, W: 13, OC: 3, KH: 3, KW: 3, stride: 1, pad: 0, groups: 3, act: 'relu', bias: true },
     { C: 2, H: 6, W: 6, OC: 4, KH: 5, KW: 5, stride: 3, pad: 2, groups: 2, act: 'relu', bias: true },
     { C: 4, H: 9, W: 9, OC: 2, KH: 3, KW: 3, stride: 2, pad: 0, groups: 2, act: 'relu', bias: true },
+    // depthwise maps narrower than a vector (OW < 4) and planes of fewer than 4 floats
+    { C: 2, H: 3, W: 1, OC: 2, KH: 3, KW: 3, stride: 1, pad: 1, groups: 2, act: 'relu', bias: true },
+    { C: 3, H: 5, W: 2, OC: 3, KH: 3, KW: 3, stride: 1, pad: 1, groups: 3, act: 'relu', bias: true },
+    { C: 2, H: 6, W: 3, OC: 4, KH: 3, KW: 3, stride: 2, pad: 1, groups: 2, act: 'relu', bias: true },
+    { C: 4, H: 1, W: 3, OC: 4, KH: 3, KW: 3, stride: 1, pad: 1, groups: 4, act: 'relu', bias: true },
+    { C: 3, H: 1, W: 1, OC: 3, KH: 3, KW: 3, stride: 1, pad: 1, groups: 3, act: 'relu', bias: true },
   ];
   let s = 7000;
   for (const cs of cases) {
