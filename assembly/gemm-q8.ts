@@ -187,10 +187,14 @@ function kernelQ1x8(a0: usize, w: usize, pairs: i32, c: usize, ldc: usize,
   storeQ(c, v0, v1, ncols, r);
 }
 
-// The store of the int8 tiles' rows: inlined for 8 columns without residual, a call otherwise (smaller tile code).
+// The store of the int8 tiles' rows: inlined for 8 columns, a call for a partial last block (smaller tile code).
 // @ts-ignore: decorator
 @inline function storeQ(c: usize, v0: v128, v1: v128, ncols: i32, r: usize): void {
-  if (ncols == 8 && r == 0) {
+  if (ncols == 8) {
+    if (r != 0) {
+      v0 = f32x4.add(v0, v128.load(r));
+      v1 = f32x4.add(v1, v128.load(r, 16));
+    }
     v128.store(c, v0);
     v128.store(c, v1, 16);
   } else {

@@ -70,19 +70,25 @@ import { madd } from './simd';
 
 // Stores one 8-wide row of the tile: adds the column bias (colBias, 0 = none) and a row bias splat, applies relu or
 // relu6, then adds the residual row r (0 = none): out = act(acc + bias) + r, the bits of the op sequence
-// linear/conv → add. Inlined into every tile only for the common case (8 columns, no residual); the rest calls
+// linear/conv → add. Inlined into every tile only for the common case (8 columns); a partial last block calls
 // finishRowAny, which keeps the code of the tile instances small (the same operations, so the same bits).
 // @ts-ignore: decorator
 @inline function finishRow(c: usize, v0: v128, v1: v128, ncols: i32, colBias: usize, rb: v128, act: i32, r: usize): void {
-  if (ncols == 8 && r == 0) {
+  if (ncols == 8) {
     v0 = f32x4.add(v0, rb);
     v1 = f32x4.add(v1, rb);
     if (colBias != 0) {
       v0 = f32x4.add(v0, v128.load(colBias));
       v1 = f32x4.add(v1, v128.load(colBias, 16));
     }
-    v128.store(c, clampAct(v0, act));
-    v128.store(c, clampAct(v1, act), 16);
+    v0 = clampAct(v0, act);
+    v1 = clampAct(v1, act);
+    if (r != 0) {
+      v0 = f32x4.add(v0, v128.load(r));
+      v1 = f32x4.add(v1, v128.load(r, 16));
+    }
+    v128.store(c, v0);
+    v128.store(c, v1, 16);
   } else {
     finishRowAny(c, v0, v1, ncols, colBias, rb, act, r);
   }
