@@ -161,7 +161,16 @@ function im2col(x: usize, col: usize, ldb: i32, Cg: i32, H: i32, W: i32, KH: i32
             } else {
               let src = xrow + (<usize>(a * stride - pad + kw) << 2);
               const step = <usize>stride << 2;
-              for (let t = 0; t < e - a; t++) {
+              let t = 0;
+              if (stride == 2) {
+                // 4 outputs from the even lanes of 8 inputs; the last group stays scalar, so no read goes past the
+                // last input column used (the row may end the buffer)
+                for (; t + 4 < e - a; t += 4) {
+                  v128.store(d + (<usize>t << 2), v128.shuffle<f32>(v128.load(src), v128.load(src, 16), 0, 2, 4, 6));
+                  src += 32;
+                }
+              }
+              for (; t < e - a; t++) {
                 store<f32>(d + (<usize>t << 2), load<f32>(src));
                 src += step;
               }
