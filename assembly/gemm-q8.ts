@@ -350,6 +350,33 @@ function kernelConvQ4(w: usize, B: usize, ldb: usize, pairs: i32, c: usize, ldc:
   tileConvQ(4, w, B, ldb, pairs, c, ldc, nrows, ncols, rowScale, rowBias, sx, act, r);
 }
 
+// 4 output channels × 1 position, for a last block of 1–3 positions: the widened panel's 4 channels of a k pair are
+// one vector, so the channels are the lanes (one load, one broadcast, one dot per pair). The epilogue is
+// finishConvRow's per lane (scale sx·rowScale, bias, relu/relu6, residual), the same arithmetic.
+function kernelConvQ1(w: usize, B: usize, ldb: usize, pairs: i32, c: usize, ldc: usize, nrows: i32,
+  rowScale: usize, rowBias: usize, sx: f32, act: i32, r: usize): void {
+  let acc = i32x4.splat(0);
+  for (let kp = 0; kp < pairs; kp++) {
+    acc = i32x4.add(acc, i32x4.dot_i16x8_s(v128.load32_splat(B), v128.load(w)));
+    w += 16;
+    B += ldb;
+  }
+  const s = f32x4.mul(f32x4.splat(sx), v128.load(rowScale));
+  const bv = rowBias != 0 ? loadN(rowBias, nrows) : f32x4.splat(0.0);
+  let v = clampAct(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(acc), s), bv), act);
+  if (r != 0) {
+    let rv = v128.load32_zero(r);
+    if (nrows > 1) rv = v128.load32_lane(r + ldc, rv, 1);
+    if (nrows > 2) rv = v128.load32_lane(r + 2 * ldc, rv, 2);
+    if (nrows > 3) rv = v128.load32_lane(r + 3 * ldc, rv, 3);
+    v = f32x4.add(v, rv);
+  }
+  v128.store32_lane(c, v, 0);
+  if (nrows > 1) v128.store32_lane(c + ldc, v, 1);
+  if (nrows > 2) v128.store32_lane(c + 2 * ldc, v, 2);
+  if (nrows > 3) v128.store32_lane(c + 3 * ldc, v, 3);
+}
+
 // @ts-ignore: decorator
 @inline function finishConvRow(c: usize, a0: v128, a1: v128, scale: f32, bias: f32, ncols: i32, act: i32, r: usize): void {
   const s = f32x4.splat(scale), bv = f32x4.splat(bias);
@@ -491,7 +518,13 @@ function convPanels(wide: usize, panelBytes: usize, B: usize, ldb: usize, pairs:
       const wp = wide + <usize>(oc >> 2) * panelBytes, nr = min(4, OC - oc), rs = wscale + (<usize>oc << 2);
       const rb = b != 0 ? b + (<usize>oc << 2) : 0, r = res != 0 ? res + tile : 0;
       if (ncols > 4) kernelConvQ(wp, bq, ldb, pairs, out + tile, ldc, nr, ncols, rs, rb, sx, act, r);
-      else kernelConvQ4(wp, bq, ldb, pairs, out + tile, ldc, nr, ncols, rs, rb, sx, act, r);
+      else if (ncols == 4) kernelConvQ4(wp, bq, ldb, pairs, out + tile, ldc, nr, ncols, rs, rb, sx, act, r);
+      else {
+        for (let q = 0; q < ncols; q++) {
+          const qo = <usize>q << 2;
+          kernelConvQ1(wp, bq + qo, ldb, pairs, out + tile + qo, ldc, nr, rs, rb, sx, act, r != 0 ? r + qo : 0);
+        }
+      }
     }
   }
 }

@@ -276,6 +276,38 @@ function kernel4x4p(a: usize, b: usize, bRs: usize, K: i32,
   tile4xNp(4, a, b, bRs, K, c, ldc, nrows, ncols, rowBias, act, r);
 }
 
+// 4 rows × 1 column, for a last block of 1–3 columns (a 7×7 map: 49 = 6·8 + 1): the packed panel's 4 values of
+// step k are one vector, so the rows are the lanes and a column costs one load, one broadcast and one multiply-add
+// per k, a quarter of a 4-wide tile. Every element gets tile4xNp's operations in its order (a·b = b·a), and its
+// epilogue's (the row bias or +0, relu/relu6, the residual), so the bits are the same.
+function kernel4x1p(a: usize, b: usize, bRs: usize, K: i32, c: usize, ldc: usize, nrows: i32, rowBias: usize,
+  act: i32, r: usize): void {
+  let t = f32x4.splat(0.0);
+  for (let k0 = 0; k0 < K; k0 += KB) {
+    const kb = min(KB, K - k0);
+    let acc = f32x4.splat(0.0);
+    for (let k = 0; k < kb; k++) {
+      acc = madd(v128.load32_splat(b), v128.load(a), acc);
+      a += 16;
+      b += bRs;
+    }
+    t = f32x4.add(t, acc);
+  }
+  let v = f32x4.add(t, rowBias != 0 ? loadN(rowBias, nrows) : f32x4.splat(0.0));
+  v = clampAct(v, act);
+  if (r != 0) {
+    let rv = v128.load32_zero(r);
+    if (nrows > 1) rv = v128.load32_lane(r + ldc, rv, 1);
+    if (nrows > 2) rv = v128.load32_lane(r + 2 * ldc, rv, 2);
+    if (nrows > 3) rv = v128.load32_lane(r + 3 * ldc, rv, 3);
+    v = f32x4.add(v, rv);
+  }
+  v128.store32_lane(c, v, 0);
+  if (nrows > 1) v128.store32_lane(c + ldc, v, 1);
+  if (nrows > 2) v128.store32_lane(c + 2 * ldc, v, 2);
+  if (nrows > 3) v128.store32_lane(c + 3 * ldc, v, 3);
+}
+
 // One row (GEMV, M == 1) × 8 columns: 4-way unrolled over k into independent accumulators so the adds are not
 // latency bound (this shape is memory bound on the weight anyway); blocked like the 4×8 kernel.
 function kernel1x8(a: usize, b: usize, K: i32, c: usize, ncols: i32, colBias: usize, act: i32, r: usize): void {
@@ -452,7 +484,13 @@ export function gemm_packed_a(apacked: usize, B: usize, ldb: i32, c: usize, ldc:
         const tile = <usize>i * cRs + (<usize>j << 2);
         const ap = apacked + <usize>p * aPanel, rb = rowBias != 0 ? rowBias + (<usize>i << 2) : 0, r = rt != 0 ? rt + tile : 0;
         if (ncols > 4) kernel4x8p(ap, bp, bs, K, c + tile, cRs, min(4, R - i), ncols, rb, act, r);
-        else kernel4x4p(ap, bp, bs, K, c + tile, cRs, min(4, R - i), ncols, rb, act, r);
+        else if (ncols == 4) kernel4x4p(ap, bp, bs, K, c + tile, cRs, min(4, R - i), ncols, rb, act, r);
+        else {
+          for (let q = 0; q < ncols; q++) {
+            const qo = <usize>q << 2;
+            kernel4x1p(ap, bp + qo, bs, K, c + tile + qo, cRs, min(4, R - i), rb, act, r != 0 ? r + qo : 0);
+          }
+        }
       }
     }
     if (act == 3) {
