@@ -7,7 +7,8 @@
 # Each is a minimax fit for relative error (Remez exchange on a dense grid, gelu-remez.py) against mpmath values at
 # 30 digits. The coefficients are then rounded to f32 one at a time, lowest order first, re-running the Remez fit of
 # the remaining ones after each rounding so later coefficients absorb the earlier rounding errors.
-# Usage: /usr/bin/python3 gelu-fit.py [degF=8] [degP=5] [L=2.5] [UMAX=13.2]
+# Usage: /usr/bin/python3 scripts/gelu-fit.py [degF=8] [degP=5] [L=2.5] [UMAX=13.2]  (needs numpy and mpmath:
+# Debian python3-numpy, python3-mpmath)
 import os
 import sys
 import numpy as np
