@@ -4,7 +4,8 @@
 //
 //   node --experimental-wasm-relaxed-simd dist/test/relaxed-simd-child.js <simd|relaxed> [ops] [zoo] [fused] [peak]
 //
-// ops:   every WASM case of the op table (test/ops-table.ts) against its float64 reference and tolerance;
+// ops:   every WASM case of the op table (test/ops-table.ts) against its float64 reference and tolerance, and every
+//        int8 case on the int8 path (its f32 parts, depthwise convs and GELU among them, use this build's madd);
 // zoo:   the zoo models' every exit against PyTorch (parity.json) and ONNX Runtime on the ONNX export (≤ 1e-4);
 // fused: one dot product whose two f32 roundings and one rounding differ, through `linear` (see the parent test);
 // peak:  the peak_fma8 / peak_fma12 probes on a few iterations, with the buffer they read.
@@ -33,31 +34,35 @@ function variants(c: OpCase, first: Op): OpCase[] {
   return [c, { ...c, ops: (m) => [{ op: 'save', name: '__pinned' }, ...c.ops(m)] }];
 }
 
-if (parts.has('ops')) {
+/** Every case of the op table on the f32 path, or (int8) every case with an int8 tolerance on the int8 path. */
+async function runOpTable(int8: boolean): Promise<{ ran: number; failures: string[]; worst: Record<string, number> }> {
   const failures: string[] = [];
   const worst: Record<string, number> = {};
   let ran = 0;
+  const opts = { int8Weights: int8 };
   for (const [op, entry] of Object.entries(OP_TABLE) as [OpName, OpEntry][]) {
+    if (int8 && entry.int8Tol === undefined) continue;
+    const tol = int8 ? entry.int8Tol! : entry.tol;
     for (const [i, c] of entry.cases.entries()) {
       const seed = 1000 * (OP_NAMES.indexOf(op) + 1) + i; // the seeds test/ops.test.ts uses: the same cases
-      for (const v of variants(c, caseModel(c, rng(seed)).ops[0])) {
-        const m = caseModel(v, rng(seed));
+      for (const v of variants(c, caseModel(c, rng(seed), opts).ops[0])) {
+        const m = caseModel(v, rng(seed), opts);
         const file = parseSpx(m.bytes);
         const what = `${op} #${i + 1}: ${caseLabel(v, m.ops)}`;
         let backend: WasmBackend | undefined;
         try {
-          backend = await WasmBackend.create(file);
+          backend = await WasmBackend.create(file, { precision: int8 ? 'int8' : 'f32' });
           await backend.run(m.input, m.layer, m.layer);
           const got = await backend.read();
           const ref = refOps(file, m.ops, m.refInput, m.ids);
           ran++;
           if (got.shape.join() !== ref.shape.join()) { failures.push(`${what}: shape [${got.shape}], expected [${ref.shape}]`); continue; }
           if (got.data.some((x) => Number.isNaN(x))) { failures.push(`${what}: NaN in the output`); continue; }
-          const err = entry.tol === 0
+          const err = tol === 0
             ? (got.data.every((x, j) => x === Math.fround(ref.data[j])) ? 0 : Infinity)
             : relError(got.data, ref.data);
           worst[op] = Math.max(worst[op] ?? 0, err);
-          if (!(err <= entry.tol)) failures.push(`${what}: normalized error ${err} > ${entry.tol}`);
+          if (!(err <= tol)) failures.push(`${what}: normalized error ${err} > ${tol}`);
         } catch (e) {
           failures.push(`${what}: ${(e as Error).message}`);
         } finally {
@@ -66,7 +71,12 @@ if (parts.has('ops')) {
       }
     }
   }
-  result.ops = { ran, failures, worst };
+  return { ran, failures, worst };
+}
+
+if (parts.has('ops')) {
+  result.ops = await runOpTable(false);
+  result.opsInt8 = await runOpTable(true);
 }
 
 if (parts.has('zoo')) {

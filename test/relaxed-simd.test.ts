@@ -16,6 +16,7 @@ const FLAG = '--experimental-wasm-relaxed-simd';
 interface ChildResult {
   build: string; relaxedSupported: boolean; chosen: string; loaded: string;
   ops?: { ran: number; failures: string[]; worst: Record<string, number> };
+  opsInt8?: { ran: number; failures: string[]; worst: Record<string, number> };
   zoo?: Record<string, { samples: number; torch: number; ort: number }>;
   fused?: Record<string, number[]>;
   peak?: { buf: number[]; iters: number; fma8: number; fma12: number; fma8Flops: number; fma12Flops: number };
@@ -120,6 +121,8 @@ test('relaxed build (child with relaxed SIMD): every WASM op case within its tol
   assert.is(r.loaded, 'relaxed', 'the kernels loaded are the relaxed build (read from the module)');
   assert.ok(r.ops!.ran > 1000, `${r.ops!.ran} op cases ran`);
   assert.equal(r.ops!.failures, [], `${r.ops!.failures.length} failing cases on the relaxed build`);
+  assert.ok(r.opsInt8!.ran > 100, `${r.opsInt8!.ran} int8 op cases ran`);
+  assert.equal(r.opsInt8!.failures, [], `${r.opsInt8!.failures.length} failing int8 cases on the relaxed build`);
   for (const [name, z] of Object.entries(r.zoo!)) {
     assert.ok(z.samples >= 32, `${name}: ${z.samples} parity samples`);
     assert.ok(z.torch <= 1e-4, `${name}: max abs diff vs PyTorch ${z.torch}`);
@@ -131,7 +134,7 @@ test('relaxed build (child with relaxed SIMD): every WASM op case within its tol
   assert.equal(r.fused!.M4, [want, want, want, want]);
   checkPeak(r.peak!);
   const worst = Object.entries(r.ops!.worst).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v.toExponential(1)}`);
-  console.log(`  relaxed: ${r.ops!.ran} op cases; worst normalized error: ${worst.join(', ')}`);
+  console.log(`  relaxed: ${r.ops!.ran} op cases and ${r.opsInt8!.ran} int8 cases; worst normalized error: ${worst.join(', ')}`);
 });
 
 test('plain build forced where relaxed SIMD exists: two roundings, the zoo within 1e-4, the peak probes', () => {
