@@ -11,8 +11,9 @@
 // across calls (the whole dot product stays in registers, no partial sums in memory). Rows are blocked by MC so the
 // A block stays in L2 while every column panel sweeps over it.
 //
-// pack_rows4_bytes / pack_rows4 / gemm_packed_a / bias_act_rows are exported to conv.ts only (index.ts lists the
-// module's exports).
+// pack_rows4_bytes / pack_rows4 / gemm_packed_a / bias_act_rows and the epilogue helpers (clampAct, loadN,
+// storeRowRes, resRow, add_rows) are exported to the other kernel files (conv.ts, depthwise.ts, gemm-q8.ts), not out
+// of the module (index.ts lists the module's exports).
 import { gelu } from './elementwise';
 import { madd } from './simd';
 

@@ -497,9 +497,8 @@ export class WasmBackend implements Backend {
     const fused = this.gapLinearExits[k - 1];
     let N: number, label: number;
     if (fused) {
-      const f = fused;
-      N = f.N;
-      label = K.exit_gap_linear(f.x, f.C, f.HW, f.w, f.b, N, f.feat, f.logits, this.probs);
+      N = fused.N;
+      label = K.exit_gap_linear(fused.x, fused.C, fused.HW, fused.w, fused.b, N, fused.feat, fused.logits, this.probs);
     } else {
       N = numel(this.exec(this.exitSteps[k - 1]));
       label = K.exit_head(this.slotPtr(this.plan.exits[k - 1].output), this.probs, N);
