@@ -128,30 +128,10 @@ const GC = memory.data<f32>([
 // but one more multiply, ran 12–14 % slower; plain Horner for F ran as fast but rounds a little worse near x = −13
 // (8e−7 instead of 7e−7).
 // @ts-ignore: decorator
-@inline function gelu4(x: v128): v128 {
-  const cABS = v128.load(GI, 16);
-  const cHEAD = v128.load(GI);
-  const cUMAX = gc(G_UMAX);
-  const cL = gc(G_L);
-  const cNLOG2E_2 = gc(G_NLOG2E_2);
-  const cSHIFT = gc(G_SHIFT);
-  const cC1 = gc(G_C1);
-  const cC2 = gc(G_C2);
-  const cF0 = gc(G_F);
-  const cF1 = gc(G_F + 16);
-  const cF2 = gc(G_F + 32);
-  const cF3 = gc(G_F + 48);
-  const cF4 = gc(G_F + 64);
-  const cF5 = gc(G_F + 80);
-  const cF6 = gc(G_F + 96);
-  const cF7 = gc(G_F + 112);
-  const cF8 = gc(G_F + 128);
-  const cP0 = gc(G_P);
-  const cP1 = gc(G_P + 16);
-  const cP2 = gc(G_P + 32);
-  const cP3 = gc(G_P + 48);
-  const cP4 = gc(G_P + 64);
-  const cP5 = gc(G_P + 80);
+@inline function gelu4(x: v128,
+  cABS: v128, cHEAD: v128, cUMAX: v128, cL: v128, cNLOG2E_2: v128, cSHIFT: v128, cC1: v128, cC2: v128,
+  cF0: v128, cF1: v128, cF2: v128, cF3: v128, cF4: v128, cF5: v128, cF6: v128, cF7: v128, cF8: v128,
+  cP0: v128, cP1: v128, cP2: v128, cP3: v128, cP4: v128, cP5: v128): v128 {
   // pmin is one instruction (min needs a NaN fix-up sequence in V8); NaN stays NaN: UMAX < NaN is false.
   const u = f32x4.pmin(v128.and(x, cABS), cUMAX);
 
@@ -188,8 +168,8 @@ const GC = memory.data<f32>([
  * dependency chain (the division, then the polynomial) that the CPU only partly overlaps with the next; independent
  * chains side by side fill the gaps. Three per step ran 8 % faster than two in the plain build (four: slower again,
  * register spills); with fused multiply-adds (the relaxed build) the chains are shorter and two ran 7 % faster.
- * The constants come in as arguments, loaded once before gelu's loop: loaded in the loop body, V8 loads them all at the
- * top of each iteration and then spills most of them to the stack, one store and one reload each.
+ * The constants come in as arguments (gelu4's too), loaded once before gelu's loop: loaded in the loop body, V8 loads
+ * them all at the top of each iteration and then spills most of them to the stack, one store and one reload each.
  */
 // @ts-ignore: decorator
 @inline function gelu4x3(x_a: v128, x_b: v128, x_c: v128, out: usize,
@@ -293,7 +273,9 @@ export function gelu(x: usize, out: usize, n: i32): void {
   }
   for (; i + 4 <= n; i += 4) {
     const off = <usize>i << 2;
-    v128.store(out + off, gelu4(v128.load(x + off)));
+    v128.store(out + off, gelu4(v128.load(x + off),
+      cABS, cHEAD, cUMAX, cL, cNLOG2E_2, cSHIFT, cC1, cC2, cF0, cF1, cF2, cF3, cF4, cF5, cF6, cF7, cF8,
+      cP0, cP1, cP2, cP3, cP4, cP5));
   }
   const rem = n - i;
   if (rem > 0) {
@@ -303,7 +285,8 @@ export function gelu(x: usize, out: usize, n: i32): void {
     v = f32x4.replace_lane(v, 0, load<f32>(p));
     if (rem > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
     if (rem > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
-    const g = gelu4(v);
+    const g = gelu4(v, cABS, cHEAD, cUMAX, cL, cNLOG2E_2, cSHIFT, cC1, cC2, cF0, cF1, cF2, cF3, cF4, cF5, cF6, cF7, cF8,
+      cP0, cP1, cP2, cP3, cP4, cP5);
     v128.store32_lane(o, g, 0);
     if (rem > 1) v128.store32_lane(o, g, 1, 4);
     if (rem > 2) v128.store32_lane(o, g, 2, 8);

@@ -93,6 +93,25 @@ test('gelu: relative error ≤ 1e-5 everywhere on −9..9 (≤ 1e-6 in practice)
   }
 });
 
+test('gelu: an element gets the same bits wherever it sits (the 3-vector main loop, the 1-vector loop, the tail)', () => {
+  // The main loop runs gelu on three interleaved vectors, the rest one vector or a partly filled one at a time: each
+  // must be exactly the same computation, as the GEMM's fused GELU relies on.
+  const r = rng(21);
+  const x = new Float32Array(41);
+  for (let i = 0; i < x.length; i++) x[i] = r.uniform(-12, 6);
+  x.set([-14.2, -9, -3, -0, 0, 1e-30, 5e-40, 3], 30);
+  const whole = new Uint32Array(runUnary('gelu', x, false).buffer);
+  for (let start = 0; start < 13; start++) {
+    for (const n of [1, 2, 3, 4, 5, 8, 11, 12, 13, 16, 25]) {
+      if (start + n > x.length) continue;
+      const part = new Uint32Array(runUnary('gelu', x.slice(start, start + n), false).buffer);
+      for (let i = 0; i < n; i++) {
+        if (part[i] !== whole[start + i]) assert.unreachable(`gelu(${x[start + i]}) at position ${i} of ${n}: bits ${part[i].toString(16)}, at ${start + i} of ${x.length}: ${whole[start + i].toString(16)}`);
+      }
+    }
+  }
+});
+
 test('gelu: extremes and special values', () => {
   const x = new Float32Array([0, -0, 1e-30, -1e-30, -14, -15, -15.6, -100, -3e38, 20, 1e6, 3e38,
     Infinity, -Infinity, NaN]);
