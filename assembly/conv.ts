@@ -8,7 +8,8 @@
 //    already is col); every other shape builds col (im2col) chunk by chunk in scratch, so a chunk is consumed from
 //    L2 right after it is written.
 //  - C/groups == 1 (depthwise, any channel multiplier): depthwise.ts.
-import { pack_rows4, pack_rows4_bytes, gemm_packed_a, add_rows } from './gemm';
+import { pack_rows4, pack_rows4_bytes, gemm_packed_a } from './gemm';
+import { add } from './elementwise';
 import { copyF32, zeroF32 } from './rows';
 import { depthwise, depthwise_scratch_bytes } from './depthwise';
 
@@ -77,7 +78,7 @@ export function conv2d(x: usize, packed: usize, b: usize, out: usize, C: i32, H:
   const Cg = C / groups, OCg = OC / groups;
   if (Cg == 1) {
     depthwise(x, packed, b, out, H, W, OC, OCg, KH, KW, stride, pad, act, scratch, OH, OW);
-    if (res != 0) add_rows(out, res, OC * OH * OW);
+    if (res != 0) add(out, res, out, OC * OH * OW);
     return;
   }
   const Kg = Cg * KH * KW;

@@ -7,7 +7,7 @@
 // Every output is computed with the same operations in the same order on every path (acc = w0·r0[0] + w1·r0[1] +
 // w2·r0[2]; acc2 = w3·r1[0] + w4·r1[1] + w5·r1[2]; acc += w6·r2[0] + w7·r2[1] + w8·r2[2]; act((acc + acc2) + bias)),
 // so the paths give the same bits in both builds.
-import { bias_act_rows } from './gemm';
+import { bias_act_rows, clampAct, storeN } from './gemm';
 import { madd } from './simd';
 import { copyF32, zeroF32 } from './rows';
 
@@ -134,28 +134,13 @@ function dwCopy(x: usize, pbuf: usize, ci: i32, H: i32, W: i32, W4: i32, xEnd: i
   }
 }
 
-// @ts-ignore: decorator
-@inline function reluAct(v: v128, act: i32): v128 {
-  if (act == 1) return f32x4.pmax(v, f32x4.splat(0.0));
-  if (act == 2) return f32x4.pmin(f32x4.pmax(v, f32x4.splat(0.0)), f32x4.splat(6.0));
-  return v;
-}
-
-// @ts-ignore: decorator
-@inline function storeUpTo(p: usize, v: v128, n: i32): void {
-  if (n >= 4) { v128.store(p, v); return; }
-  v128.store32_lane(p, v, 0);
-  if (n > 1) v128.store32_lane(p, v, 1, 4);
-  if (n > 2) v128.store32_lane(p, v, 2, 8);
-}
-
 // Rows other than a channel's last may store their last vector whole: the lanes past OW land on the next row's first
 // outputs (or the next channel's), which are written (correctly) afterwards, never past the end of out (wholeEnd).
 // That saves the lane-by-lane tail on small maps (OW = 7, 14).
 // @ts-ignore: decorator
 @inline function storeRow(p: usize, v: v128, n: i32, whole: bool): void {
   if (whole) v128.store(p, v);
-  else storeUpTo(p, v, n);
+  else storeN(p, v, n);
 }
 
 // Row-by-row loops, for the channels where the sweeps' whole-vector stores could pass the end of out
@@ -181,7 +166,7 @@ function dwCopy(x: usize, pbuf: usize, ci: i32, H: i32, W: i32, W4: i32, xEnd: i
       acc = madd(w6, v128.load(r2), acc);
       acc = madd(w7, v128.load(r2, 4), acc);
       acc = madd(w8, v128.load(r2, 8), acc);
-      storeRow(dst, reluAct(f32x4.add(f32x4.add(acc, acc2), bias), act), OW - ow, whole);
+      storeRow(dst, clampAct(f32x4.add(f32x4.add(acc, acc2), bias), act), OW - ow, whole);
       r0 += 16; r1 += 16; r2 += 16; dst += 16;
     }
   }
@@ -200,7 +185,7 @@ function dwCopy(x: usize, pbuf: usize, ci: i32, H: i32, W: i32, W4: i32, xEnd: i
   acc = madd(w6, x0, acc);
   acc = madd(w7, x1, acc);
   acc = madd(w8, x2, acc);
-  return reluAct(f32x4.add(f32x4.add(acc, acc2), bias), act);
+  return clampAct(f32x4.add(f32x4.add(acc, acc2), bias), act);
 }
 
 // Stride 1, one 4-column strip swept down the rows: input row ih is loaded once (3 vectors) and used by the three
@@ -245,7 +230,7 @@ function dwCopy(x: usize, pbuf: usize, ci: i32, H: i32, W: i32, W4: i32, xEnd: i
     }
     r += rowBytes;
     x0 = v128.load(r); x1 = v128.load(r, 4); x2 = v128.load(r, 8);
-    storeUpTo(d, chainEnd(acc, acc2, w6, w7, w8, x0, x1, x2, bias, act), n);
+    storeN(d, chainEnd(acc, acc2, w6, w7, w8, x0, x1, x2, bias, act), n);
     if (ow == 0) break;
     ow -= 4;
     n = 4;
@@ -311,7 +296,7 @@ function dwCopy(x: usize, pbuf: usize, ci: i32, H: i32, W: i32, W4: i32, xEnd: i
     acc = next;
     d += rowBytes;
   }
-  storeUpTo(d, chainEnd(acc, acc2, w6, w7, w8, zero, zero, zero, bias, act), n);
+  storeN(d, chainEnd(acc, acc2, w6, w7, w8, zero, zero, zero, bias, act), n);
 }
 
 // Stride 2, one 4-column strip swept down the rows, as dw3x3s1v: output row oh reads input rows 2oh (kernel row 0),
@@ -353,7 +338,7 @@ function dwCopy(x: usize, pbuf: usize, ci: i32, H: i32, W: i32, W4: i32, xEnd: i
     r += rows2;
     a = v128.load(r); b = v128.load(r, 16); c = v128.load(r, 32);
     e = v128.shuffle<f32>(a, b, 0, 2, 4, 6);
-    storeUpTo(d, chainEnd(acc, acc2, w6, w7, w8, e, v128.shuffle<f32>(a, b, 1, 3, 5, 7),
+    storeN(d, chainEnd(acc, acc2, w6, w7, w8, e, v128.shuffle<f32>(a, b, 1, 3, 5, 7),
       v128.shuffle<f32>(e, c, 1, 2, 3, 4), bias, act), n);
     if (ow == 0) break;
     ow -= 4;
@@ -408,7 +393,7 @@ function dwCopy(x: usize, pbuf: usize, ci: i32, H: i32, W: i32, W4: i32, xEnd: i
         v128.store(d, v);
         acc = chainStart(w0, w1, w2, e, od, f);
       } else {
-        storeUpTo(d, v, n);
+        storeN(d, v, n);
       }
       r += rowBytes << 1;
       d += rowOut;
@@ -466,7 +451,7 @@ function dwCopy(x: usize, pbuf: usize, ci: i32, H: i32, W: i32, W4: i32, xEnd: i
       acc = madd(w6, e2, acc);
       acc = madd(w7, d2, acc);
       acc = madd(w8, f2, acc);
-      storeRow(dst, reluAct(f32x4.add(f32x4.add(acc, acc2), bias), act), OW - ow, whole);
+      storeRow(dst, clampAct(f32x4.add(f32x4.add(acc, acc2), bias), act), OW - ow, whole);
       a0 = c0; a1 = c1; a2 = c2;
       r0 += 32; r1 += 32; r2 += 32; dst += 16;
     }
@@ -499,7 +484,7 @@ function dwGeneric(p: usize, rowBytes: usize, w: usize, o: usize, OH: i32, OW: i
           acc = madd(v128.load32_splat(wr + (<usize>kw << 2)), v, acc);
         }
       }
-      storeUpTo(dst, reluAct(acc, act), OW - ow);
+      storeN(dst, clampAct(acc, act), OW - ow);
       dst += 16;
     }
   }

@@ -18,8 +18,8 @@
 //           conv section below says why this layout).
 // The epilogue converts to f32 and applies x-scale · w-scale, the bias and relu/relu6 in registers (GELU afterwards
 // over the whole output, with the module's one `gelu`, as the f32 kernels do).
-import { gelu } from './elementwise';
-import { add_rows, clampAct, loadN, resRow, storeRowRes } from './gemm';
+import { add, gelu } from './elementwise';
+import { clampAct, loadN, resRow, storeColumn4, storeRowRes } from './gemm';
 import { endInside, firstInside } from './conv';
 
 // @ts-ignore: decorator
@@ -251,7 +251,7 @@ export function linear_q8(x: usize, packed: usize, wscale: usize, b: usize, out:
   }
   if (act == 3) {
     gelu(out, out, M * N);
-    if (res != 0) add_rows(out, res, M * N);
+    if (res != 0) add(out, res, out, M * N);
   }
 }
 
@@ -363,18 +363,7 @@ function kernelConvQ1(w: usize, B: usize, ldb: usize, pairs: i32, c: usize, ldc:
   }
   const s = f32x4.mul(f32x4.splat(sx), v128.load(rowScale));
   const bv = rowBias != 0 ? loadN(rowBias, nrows) : f32x4.splat(0.0);
-  let v = clampAct(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(acc), s), bv), act);
-  if (r != 0) {
-    let rv = v128.load32_zero(r);
-    if (nrows > 1) rv = v128.load32_lane(r + ldc, rv, 1);
-    if (nrows > 2) rv = v128.load32_lane(r + 2 * ldc, rv, 2);
-    if (nrows > 3) rv = v128.load32_lane(r + 3 * ldc, rv, 3);
-    v = f32x4.add(v, rv);
-  }
-  v128.store32_lane(c, v, 0);
-  if (nrows > 1) v128.store32_lane(c + ldc, v, 1);
-  if (nrows > 2) v128.store32_lane(c + 2 * ldc, v, 2);
-  if (nrows > 3) v128.store32_lane(c + 3 * ldc, v, 3);
+  storeColumn4(c, ldc, nrows, clampAct(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(acc), s), bv), act), r);
 }
 
 // @ts-ignore: decorator
@@ -502,7 +491,7 @@ export function conv2d_q8(x: usize, packed: usize, wscale: usize, b: usize, out:
   }
   if (act == 3) {
     gelu(out, out, OC * P);
-    if (res != 0) add_rows(out, res, OC * P);
+    if (res != 0) add(out, res, out, OC * P);
   }
 }
 

@@ -12,9 +12,9 @@
 // A block stays in L2 while every column panel sweeps over it.
 //
 // pack_rows4_bytes / pack_rows4 / gemm_packed_a / bias_act_rows and the epilogue helpers (clampAct, loadN,
-// storeRowRes, resRow, add_rows) are exported to the other kernel files (conv.ts, depthwise.ts, gemm-q8.ts), not out
+// storeRowRes, resRow, storeColumn4) are exported to the other kernel files (conv.ts, depthwise.ts, gemm-q8.ts), not out
 // of the module (index.ts lists the module's exports).
-import { gelu } from './elementwise';
+import { add, gelu } from './elementwise';
 import { madd } from './simd';
 
 // @ts-ignore: decorator
@@ -121,18 +121,7 @@ function finishRowAny(c: usize, v0: v128, v1: v128, ncols: i32, colBias: usize, 
   return r != 0 ? r + i * ld : 0;
 }
 
-/** out[i] += res[i] over n floats (the residual after a GELU pass, which runs after the tiles are stored). */
-export function add_rows(out: usize, res: usize, n: i32): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(out + o, f32x4.add(v128.load(out + o), v128.load(res + o)));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(out + o, load<f32>(out + o) + load<f32>(res + o));
-  }
-}
+
 
 // @ts-ignore: decorator
 @inline function rowBiasV(rowBias: usize, i: i32): v128 {
@@ -294,8 +283,12 @@ function kernel4x1p(a: usize, b: usize, bRs: usize, K: i32, c: usize, ldc: usize
     }
     t = f32x4.add(t, acc);
   }
-  let v = f32x4.add(t, rowBias != 0 ? loadN(rowBias, nrows) : f32x4.splat(0.0));
-  v = clampAct(v, act);
+  storeColumn4(c, ldc, nrows, clampAct(f32x4.add(t, rowBias != 0 ? loadN(rowBias, nrows) : f32x4.splat(0.0)), act), r);
+}
+
+/** Stores lane i of v (+ the residual's element, r ≠ 0) as row i of one output column: rows ldc bytes apart. */
+// @ts-ignore: decorator
+@inline export function storeColumn4(c: usize, ldc: usize, nrows: i32, v: v128, r: usize): void {
   if (r != 0) {
     let rv = v128.load32_zero(r);
     if (nrows > 1) rv = v128.load32_lane(r + ldc, rv, 1);
@@ -393,7 +386,7 @@ export function linear(x: usize, packed: usize, b: usize, out: usize, M: i32, K:
     }
     if (act == 3) {
       gelu(out, out, N);
-      if (res != 0) add_rows(out, res, N);
+      if (res != 0) add(out, res, out, N);
     }
     return;
   }
@@ -419,7 +412,7 @@ export function linear(x: usize, packed: usize, b: usize, out: usize, M: i32, K:
     if (act == 3) {
       const blk = <usize>i0 * ldc;
       gelu(out + blk, out + blk, (i1 - i0) * N);
-      if (res != 0) add_rows(out + blk, res + blk, (i1 - i0) * N);
+      if (res != 0) add(out + blk, res + blk, out + blk, (i1 - i0) * N);
     }
   }
 }
@@ -499,11 +492,11 @@ export function gemm_packed_a(apacked: usize, B: usize, ldb: i32, c: usize, ldc:
       const c0 = c + <usize>r0 * cRs;
       if (ldc == Ncols) {
         gelu(c0, c0, (r1 - r0) * Ncols);
-        if (res != 0) add_rows(c0, res + <usize>r0 * cRs, (r1 - r0) * Ncols);
+        if (res != 0) add(c0, res + <usize>r0 * cRs, c0, (r1 - r0) * Ncols);
       } else {
         for (let r = r0; r < r1; r++) {
           gelu(c + <usize>r * cRs, c + <usize>r * cRs, Ncols);
-          if (res != 0) add_rows(c + <usize>r * cRs, res + <usize>r * cRs, Ncols);
+          if (res != 0) add(c + <usize>r * cRs, res + <usize>r * cRs, c + <usize>r * cRs, Ncols);
         }
       }
     }
