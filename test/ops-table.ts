@@ -2,10 +2,12 @@
 // parameters) and the largest normalized error it may have against the float64 reference (test/reference/model.ts).
 // test/ops.test.ts runs every case on every backend through the real path: each case becomes a small model whose
 // layer under test is exactly the case's ops, run by the backend's buffer plan and op table, and read back.
-import type { Op, OpName } from '../src/format/index.js';
-import { inferBlock, type Act } from '../src/format/shapes.js';
-import { writeSpx, type WriterTensor } from '../src/format/index.js';
-import { randn, type Rng } from './util.js';
+import type { Op, OpName, SpxModelFile } from '../src/format/index.js';
+import { inferBlock, OP_RULES, type Act } from '../src/format/shapes.js';
+import { OP_NAMES, parseSpx, writeSpx, type WriterTensor } from '../src/format/index.js';
+import type { Backend } from '../src/engine/backend.js';
+import { refOps } from './reference/model.js';
+import { randn, relError, rng, type Rng } from './util.js';
 
 type Make = { f32(shape: number[], scale?: number): string };
 
@@ -445,4 +447,59 @@ export function caseLabel(c: OpCase, ops: Op[]): string {
     return `${o.op}${params.length ? `(${params.join(' ')})` : ''}`;
   };
   return `${inp} ${ops.map(fmt).join(' → ')}`;
+}
+
+/** What running the op table on one backend found: cases run, failures, the worst normalized error per op. */
+export interface OpTableRun { ran: number; failures: string[]; worst: Record<string, number> }
+
+/**
+ * Runs every case of the op table (every case with an int8 tolerance, for `int8`, on int8-representable weights) on
+ * the backend `make` builds, in each of its variants (as written; and with the first op's input pinned when that op
+ * may write in place), against the float64 reference, with the tolerance `tolOf(entry)`. `skip`: cases to leave out
+ * (a backend that runs only some).
+ */
+export async function runOpTable(make: (file: SpxModelFile) => Promise<Backend>, opts: {
+  int8?: boolean; tolOf: (e: OpEntry) => number; skip?: (c: OpCase) => boolean; label?: string;
+}): Promise<OpTableRun> {
+  const failures: string[] = [];
+  const worst: Record<string, number> = {};
+  let ran = 0;
+  const caseOpts = { int8Weights: opts.int8 };
+  for (const [op, entry] of Object.entries(OP_TABLE) as [OpName, OpEntry][]) {
+    if (opts.int8 && entry.int8Tol === undefined) continue;
+    const tol = opts.tolOf(entry);
+    for (const [i, c] of entry.cases.entries()) {
+      if (opts.skip?.(c)) continue;
+      const seed = 1000 * (OP_NAMES.indexOf(op) + 1) + i;
+      const first = caseModel(c, rng(seed), caseOpts).ops[0];
+      const variants = OP_RULES[first.op].placement !== 'inplace'
+        ? [c] : [c, { ...c, ops: (m: Make) => [{ op: 'save', name: '__pinned' } as Op, ...c.ops(m)] }];
+      for (const v of variants) {
+        // The same seed gives the same weights and input: the variants differ only in their ops.
+        const m = caseModel(v, rng(seed), caseOpts);
+        const file = parseSpx(m.bytes);
+        const what = `${opts.label ? `${opts.label} ` : ''}${op} #${i + 1}: ${caseLabel(v, m.ops)}`;
+        let backend: Backend | undefined;
+        try {
+          backend = await make(file);
+          await backend.run(m.input, m.layer, m.layer);
+          const got = await backend.read();
+          const ref = refOps(file, m.ops, m.refInput, m.ids);
+          ran++;
+          if (got.shape.join() !== ref.shape.join()) { failures.push(`${what}: shape [${got.shape}], expected [${ref.shape}]`); continue; }
+          if (got.data.some((x) => Number.isNaN(x))) { failures.push(`${what}: NaN in the output`); continue; }
+          const err = tol === 0
+            ? (got.data.every((x, j) => x === Math.fround(ref.data[j])) ? 0 : Infinity)
+            : relError(got.data, ref.data);
+          worst[op] = Math.max(worst[op] ?? 0, err);
+          if (!(err <= tol)) failures.push(`${what}: normalized error ${err} > ${tol}`);
+        } catch (e) {
+          failures.push(`${what}: ${(e as Error).message}`);
+        } finally {
+          backend?.dispose();
+        }
+      }
+    }
+  }
+  return { ran, failures, worst };
 }

@@ -7,14 +7,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Backend } from '../src/engine/backend.js';
 import { WasmBackend } from '../src/engine/wasm-backend.js';
-import { OP_RULES } from '../src/format/shapes.js';
-import { OP_NAMES, parseSpx, writeSpx, type Op, type OpName, type SpxModelFile, type WriterTensor } from '../src/format/index.js';
+import { parseSpx, writeSpx, type SpxModelFile, type WriterTensor } from '../src/format/index.js';
 import { WebGpuBackend } from '../src/webgpu/backend.js';
 import { GpuContext } from '../src/webgpu/context.js';
 import { createNodeGpu } from '../src/webgpu/node-gpu.js';
-import { caseLabel, caseModel, OP_TABLE, snapRows, type OpCase, type OpEntry } from './ops-table.js';
+import { runOpTable, snapRows } from './ops-table.js';
 import { tinyImageModel, tinyTextModel } from './fixtures/tiny-models.js';
-import { refForward, refOps } from './reference/model.js';
+import { refForward } from './reference/model.js';
 import { assertClose, randn, relError, rng } from './util.js';
 
 /**
@@ -48,55 +47,18 @@ const BACKENDS: { name: string; make(file: SpxModelFile): Promise<Backend>; all:
   },
 ];
 
-/** The variants of a case: as written, and with the first op's input pinned when that op may write in place. */
-function variants(c: OpCase, first: Op): OpCase[] {
-  if (OP_RULES[first.op].placement !== 'inplace') return [c];
-  return [c, { ...c, ops: (m) => [{ op: 'save', name: '__pinned' }, ...c.ops(m)] }];
-}
-
 const worst = new Map<string, number>();
 
 for (const { name, make, all, int8 } of BACKENDS) {
   test(`${name}: every ${int8 ? 'int8 ' : ''}op of the table against the float64 reference`, async () => {
-    const failures: string[] = [];
-    let ran = 0;
-    const opts = { int8Weights: int8 };
-    for (const [op, entry] of Object.entries(OP_TABLE) as [OpName, OpEntry][]) {
-      if (int8 && entry.int8Tol === undefined) continue;
-      for (const [i, c] of entry.cases.entries()) {
-        if (!all && c.cpuOnly) continue;
-        const seed = 1000 * (OP_NAMES.indexOf(op) + 1) + i;
-        for (const v of variants(c, caseModel(c, rng(seed), opts).ops[0])) {
-          // The same seed gives the same weights and input: the variants differ only in their ops.
-          const m = caseModel(v, rng(seed), opts);
-          const file = parseSpx(m.bytes);
-          const what = `${name} ${op} #${i + 1}: ${caseLabel(v, m.ops)}`;
-          let backend: Backend | undefined;
-          try {
-            backend = await make(file);
-            await backend.run(m.input, m.layer, m.layer);
-            const got = await backend.read();
-            const ref = refOps(file, m.ops, m.refInput, m.ids);
-            ran++;
-            if (got.shape.join() !== ref.shape.join()) { failures.push(`${what}: shape [${got.shape}], expected [${ref.shape}]`); continue; }
-            if (got.data.some((x) => Number.isNaN(x))) { failures.push(`${what}: NaN in the output`); continue; }
-            const tol = int8 ? entry.int8Tol! : name === 'webgpu' ? entry.webgpuTol ?? entry.tol : entry.tol;
-            const err = tol === 0
-              ? (got.data.every((x, j) => x === Math.fround(ref.data[j])) ? 0 : Infinity)
-              : relError(got.data, ref.data);
-            worst.set(`${name} ${op}`, Math.max(worst.get(`${name} ${op}`) ?? 0, err));
-            if (!(err <= tol)) failures.push(`${what}: normalized error ${err} > ${tol}`);
-          } catch (e) {
-            failures.push(`${what}: ${(e as Error).message}`);
-          } finally {
-            backend?.dispose();
-          }
-        }
-      }
-    }
-    assert.equal(failures, [], `${failures.length} failing cases`);
-    assert.ok(ran > 0, `${name}: no case ran`);
-    console.log(`  ${name}: ${ran} cases`);
+    const run = await runOpTable(make, {
+      int8, label: name, skip: (c) => !all && !!c.cpuOnly,
+      tolOf: (e) => (int8 ? e.int8Tol! : name === 'webgpu' ? e.webgpuTol ?? e.tol : e.tol),
+    });
+    for (const [op, err] of Object.entries(run.worst)) worst.set(`${name} ${op}`, err);
+    assert.equal(run.failures, [], `${run.failures.length} failing cases`);
+    assert.ok(run.ran > 0, `${name}: no case ran`);
+    console.log(`  ${name}: ${run.ran} cases`);
   });
 }
 

@@ -13,13 +13,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { WasmBackend } from '../src/engine/wasm-backend.js';
-import { OP_RULES } from '../src/format/shapes.js';
-import { OP_NAMES, parseSpx, type Op, type OpName } from '../src/format/index.js';
 import { loadModel, packageRoot } from '../src/node.js';
 import { loadKernels, useWasmKernels, wasmRelaxedSimdSupported, type WasmKernelBuild } from '../src/wasm/runtime.js';
-import { caseLabel, caseModel, OP_TABLE, type OpCase, type OpEntry } from './ops-table.js';
-import { refOps } from './reference/model.js';
-import { relError, rng } from './util.js';
+import { runOpTable } from './ops-table.js';
+import { rng } from './util.js';
 
 const build = process.argv[2] as WasmKernelBuild;
 const parts = new Set(process.argv.slice(3));
@@ -29,54 +26,10 @@ const result: Record<string, unknown> = { build, relaxedSupported: wasmRelaxedSi
 result.chosen = useWasmKernels(build);
 result.loaded = (await loadKernels()).build;
 
-function variants(c: OpCase, first: Op): OpCase[] {
-  if (OP_RULES[first.op].placement !== 'inplace') return [c];
-  return [c, { ...c, ops: (m) => [{ op: 'save', name: '__pinned' }, ...c.ops(m)] }];
-}
-
-/** Every case of the op table on the f32 path, or (int8) every case with an int8 tolerance on the int8 path. */
-async function runOpTable(int8: boolean): Promise<{ ran: number; failures: string[]; worst: Record<string, number> }> {
-  const failures: string[] = [];
-  const worst: Record<string, number> = {};
-  let ran = 0;
-  const opts = { int8Weights: int8 };
-  for (const [op, entry] of Object.entries(OP_TABLE) as [OpName, OpEntry][]) {
-    if (int8 && entry.int8Tol === undefined) continue;
-    const tol = int8 ? entry.int8Tol! : entry.tol;
-    for (const [i, c] of entry.cases.entries()) {
-      const seed = 1000 * (OP_NAMES.indexOf(op) + 1) + i; // the seeds test/ops.test.ts uses: the same cases
-      for (const v of variants(c, caseModel(c, rng(seed), opts).ops[0])) {
-        const m = caseModel(v, rng(seed), opts);
-        const file = parseSpx(m.bytes);
-        const what = `${op} #${i + 1}: ${caseLabel(v, m.ops)}`;
-        let backend: WasmBackend | undefined;
-        try {
-          backend = await WasmBackend.create(file, { precision: int8 ? 'int8' : 'f32' });
-          await backend.run(m.input, m.layer, m.layer);
-          const got = await backend.read();
-          const ref = refOps(file, m.ops, m.refInput, m.ids);
-          ran++;
-          if (got.shape.join() !== ref.shape.join()) { failures.push(`${what}: shape [${got.shape}], expected [${ref.shape}]`); continue; }
-          if (got.data.some((x) => Number.isNaN(x))) { failures.push(`${what}: NaN in the output`); continue; }
-          const err = tol === 0
-            ? (got.data.every((x, j) => x === Math.fround(ref.data[j])) ? 0 : Infinity)
-            : relError(got.data, ref.data);
-          worst[op] = Math.max(worst[op] ?? 0, err);
-          if (!(err <= tol)) failures.push(`${what}: normalized error ${err} > ${tol}`);
-        } catch (e) {
-          failures.push(`${what}: ${(e as Error).message}`);
-        } finally {
-          backend?.dispose();
-        }
-      }
-    }
-  }
-  return { ran, failures, worst };
-}
-
 if (parts.has('ops')) {
-  result.ops = await runOpTable(false);
-  result.opsInt8 = await runOpTable(true);
+  // the seeds and cases test/ops.test.ts uses; the int8 path's f32 parts (depthwise convs, GELU) use this build's madd
+  result.ops = await runOpTable((f) => WasmBackend.create(f), { tolOf: (e) => e.tol });
+  result.opsInt8 = await runOpTable((f) => WasmBackend.create(f, { precision: 'int8' }), { int8: true, tolOf: (e) => e.int8Tol! });
 }
 
 if (parts.has('zoo')) {
